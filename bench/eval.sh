@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# bench/eval.sh - run the shared evaluator benchmarks for onix and for real Nix
+# (nix-instantiate) in the same run, and print both times, both peak RSS figures
+# and the onix/Nix ratios per benchmark.
+#
+# Usage: bench/eval.sh [-n RUNS] [-f REGEX]
+# Needs: ../shared/bench/eval (the benchmark programs), nix-instantiate, GNU time, bc.
+# evalmodules-*: onix runs them with its own <onix/lib>; Nix runs them with the
+# nixpkgs lib in $NIXPKGS_LIB (a lib/ directory of nixpkgs.lib), skipped if unset.
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+benchdir=${BENCH_DIR:-$here/../shared/bench/eval}
+[ -d "$benchdir" ] || { echo "bench/eval.sh: $benchdir not found (it comes with ../shared)" >&2; exit 2; }
+command -v nix-instantiate >/dev/null || { echo "bench/eval.sh: nix-instantiate not on PATH (apt-get install nix-bin)" >&2; exit 2; }
+runs=3 filter=.
+while getopts n:f: o; do case $o in n) runs=$OPTARG;; f) filter=$OPTARG;; *) exit 2;; esac; done
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+(cd "$here" && go build -o "$out/onix" ./cmd/onix)
+NIXPKGS_LIB=${NIXPKGS_LIB:-} bash "$benchdir/run.sh" -n "$runs" -f "$filter" -- nix-instantiate >"$out/nix.txt"
+NIXPKGS_LIB='<onix/lib>' bash "$benchdir/run.sh" -n "$runs" -f "$filter" -- "$out/onix" instantiate >"$out/onix.txt"
+printf '%-28s %9s %9s %7s %9s %9s %7s  %s\n' benchmark nix_s onix_s ratio nix_MiB onix_MiB ratio "onix output ok"
+# run.sh prints fixed-width columns: name(28) seconds(9) rss(10) then the status.
+col() { awk -v f="$2" '/\.nix /{ n=substr($0,1,28); gsub(/ /,"",n); s=substr($0,30,9); gsub(/ /,"",s); m=substr($0,40,10); gsub(/ /,"",m); st=substr($0,52); print n "\t" s "\t" m "\t" st }' "$1"; }
+join -t $'\t' <(col "$out/nix.txt" | sort) <(col "$out/onix.txt" | sort) | while IFS=$'\t' read -r f ns nm _nst ons onm ost; do
+  r1=n/a r2=n/a
+  if [[ $ns =~ ^[0-9.]+$ && $ons =~ ^[0-9.]+$ ]]; then r1=$(echo "scale=2; $ons / $ns" | bc); fi
+  if [[ $nm =~ ^[0-9.]+$ && $onm =~ ^[0-9.]+$ ]]; then r2=$(echo "scale=2; $onm / $nm" | bc); fi
+  printf '%-28s %9s %9s %7s %9s %9s %7s  %s\n' "$f" "$ns" "$ons" "$r1" "$nm" "$onm" "$r2" "$ost"
+done
