@@ -43,9 +43,15 @@ derivations hermetically and moves store paths through Nix binary caches.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	addGlobalStoreFlag(root)
 	// One line per top-level verb; each constructor lives in its own file.
 	root.AddCommand(
 		newVersionCmd(),
+		newHashCmd(),
+		newCopyCmd(), newKeyCmd(), newCacheCmd(),
+		newInstantiateCmd(), newEvalCmd(),
+		newStoreCmd(),
+		newBuildCmd(), newLogCmd(), newSandboxChildCmd(),
 	)
 	return root
 }

@@ -8,8 +8,11 @@
 //     of builtins looked up by name in scope (`a - b` is `__sub a b`, `-a` is
 //     `__sub 0 a`, `a < b` is `__lessThan a b`, `a >= b` is
 //     `!(__lessThan a b)`), so a `let __sub = ...;` shadows them, as in Nix.
-//   - `+` and string interpolation are both ConcatStrings; interpolation sets
-//     ForceString, which makes the first operand coerce to a string.
+//   - `+`, string interpolation and path interpolation are all
+//     ConcatStrings. Only string interpolation sets ForceString, which makes
+//     the result a string even when the first part is a path; `./a/${x}` is
+//     ConcatStrings{ForceString: false, Parts: [Path ./a/, x]}, exactly like
+//     `./a/ + x`, so its result is a path.
 //   - `<p>` is `__findFile __nixPath "p"`.
 //   - Nested attribute paths in one set (`a.b = 1; a.c = 2;`) are merged by
 //     the parser into nested AttrSets, and duplicates are parse errors.
@@ -249,8 +252,9 @@ func (o Op) String() string {
 }
 
 // ConcatStrings is `a + b` (ForceString false, exactly two Parts, left
-// associative chains nest) or an interpolated string or path (ForceString
-// true, any number of Parts). An interpolated path's first Part is a Path.
+// associative chains nest), an interpolated string (ForceString true, any
+// number of Parts) or an interpolated path (ForceString false, any number of
+// Parts, the first a Path), as in Nix's parser.
 type ConcatStrings struct {
 	P           Pos
 	ForceString bool

@@ -1,0 +1,5 @@
+//go:build !unix
+
+package nar
+
+const noFollow = 0

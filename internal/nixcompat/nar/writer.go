@@ -1,0 +1,214 @@
+package nar
+
+import (
+	"bufio"
+	"encoding/binary"
+	"fmt"
+	"io"
+	"path"
+)
+
+// Writer produces a NAR from a sequence of headers in depth-first, sorted
+// order (the order Reader yields them), with file contents written via Write.
+// It validates ordering and sizes so it can never emit an archive Nix would
+// reject.
+type Writer struct {
+	bw      *bufio.Writer
+	started bool
+	closed  bool
+	dirs    []dirFrame // open directories, innermost last
+	// remaining content bytes of the current regular file, and whether a
+	// non-directory node is open and needs closing.
+	remaining int64
+	declared  int64
+	fileOpen  bool
+	rootDone  bool
+	err       error
+}
+
+type dirFrame struct {
+	path string
+	last string
+}
+
+// NewWriter returns a Writer emitting to w. Call Close to finish the archive
+// and flush; the Writer buffers small tokens internally.
+func NewWriter(w io.Writer) *Writer {
+	return &Writer{bw: bufio.NewWriterSize(w, 64<<10)}
+}
+
+func (w *Writer) str(s string) {
+	var n [8]byte
+	binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
+	w.bw.Write(n[:])
+	w.bw.WriteString(s)
+	w.pad(uint64(len(s)))
+}
+
+func (w *Writer) pad(n uint64) {
+	var zero [8]byte
+	w.bw.Write(zero[:padLen(n)])
+}
+
+// closeNode finishes the currently open non-directory node.
+func (w *Writer) closeNode() error {
+	if !w.fileOpen {
+		return nil
+	}
+	if w.remaining != 0 {
+		return fmt.Errorf("nar writer: %d content bytes missing", w.remaining)
+	}
+	w.fileOpen = false
+	w.str(")")
+	if len(w.dirs) > 0 {
+		w.str(")") // closes the enclosing "entry ("
+	}
+	return nil
+}
+
+// popDir closes the innermost open directory.
+func (w *Writer) popDir() {
+	w.dirs = w.dirs[:len(w.dirs)-1]
+	w.str(")")
+	if len(w.dirs) > 0 {
+		w.str(")")
+	}
+}
+
+// WriteHeader starts a new node. For regular files, exactly h.Size bytes
+// must follow via Write.
+func (w *Writer) WriteHeader(h *Header) error {
+	if w.err != nil {
+		return w.err
+	}
+	w.err = w.writeHeader(h)
+	return w.err
+}
+
+func (w *Writer) writeHeader(h *Header) error {
+	if w.closed {
+		return fmt.Errorf("nar writer: WriteHeader after Close")
+	}
+	if err := w.closeNode(); err != nil {
+		return err
+	}
+	if !w.started {
+		if h.Path != "/" && h.Path != "" {
+			return fmt.Errorf("nar writer: first node must be the root, got %q", h.Path)
+		}
+		w.started = true
+		w.str(Magic)
+	} else {
+		if w.rootDone && len(w.dirs) == 0 {
+			return fmt.Errorf("nar writer: %s: archive root already complete", h.Path)
+		}
+		parent, name := path.Split(h.Path)
+		if len(parent) > 1 {
+			parent = parent[:len(parent)-1]
+		}
+		if err := ValidateName(name); err != nil {
+			return fmt.Errorf("nar writer: %s: %w", h.Path, err)
+		}
+		for len(w.dirs) > 0 && w.dirs[len(w.dirs)-1].path != parent {
+			w.popDir()
+		}
+		if len(w.dirs) == 0 {
+			return fmt.Errorf("nar writer: %s: parent directory is not open", h.Path)
+		}
+		top := &w.dirs[len(w.dirs)-1]
+		if top.last != "" && name <= top.last {
+			return fmt.Errorf("nar writer: %s: entries out of order or duplicated (after %q)", h.Path, top.last)
+		}
+		top.last = name
+		w.str("entry")
+		w.str("(")
+		w.str("name")
+		w.str(name)
+		w.str("node")
+	}
+	w.rootDone = true
+	w.str("(")
+	w.str("type")
+	switch h.Type {
+	case TypeRegular:
+		if h.Size < 0 {
+			return fmt.Errorf("nar writer: %s: negative size", h.Path)
+		}
+		w.str("regular")
+		if h.Executable {
+			w.str("executable")
+			w.str("")
+		}
+		w.str("contents")
+		var n [8]byte
+		binary.LittleEndian.PutUint64(n[:], uint64(h.Size))
+		w.bw.Write(n[:])
+		w.remaining = h.Size
+		w.declared = h.Size
+		w.fileOpen = true
+	case TypeSymlink:
+		w.str("symlink")
+		w.str("target")
+		w.str(h.LinkTarget)
+		w.fileOpen = true
+		w.remaining = 0
+	case TypeDirectory:
+		w.str("directory")
+		p := h.Path
+		if p == "" {
+			p = "/"
+		}
+		w.dirs = append(w.dirs, dirFrame{path: p})
+	default:
+		return fmt.Errorf("nar writer: %s: unknown type %q", h.Path, h.Type)
+	}
+	return nil
+}
+
+// Write writes contents of the current regular file.
+func (w *Writer) Write(p []byte) (int, error) {
+	if w.err != nil {
+		return 0, w.err
+	}
+	if int64(len(p)) > w.remaining {
+		w.err = fmt.Errorf("nar writer: write of %d bytes exceeds declared size (%d left)", len(p), w.remaining)
+		return 0, w.err
+	}
+	n, err := w.bw.Write(p)
+	w.remaining -= int64(n)
+	if w.remaining == 0 && w.fileOpen {
+		w.pad(uint64(w.declared))
+	}
+	if err != nil {
+		w.err = err
+	}
+	return n, err
+}
+
+// Close finishes all open nodes and flushes. It does not close the
+// underlying writer.
+func (w *Writer) Close() error {
+	if w.err != nil {
+		return w.err
+	}
+	if w.closed {
+		return nil
+	}
+	if !w.started {
+		w.err = fmt.Errorf("nar writer: empty archive")
+		return w.err
+	}
+	if err := w.closeNode(); err != nil {
+		w.err = err
+		return err
+	}
+	for len(w.dirs) > 0 {
+		w.popDir()
+	}
+	w.closed = true
+	if err := w.bw.Flush(); err != nil {
+		w.err = err
+		return err
+	}
+	return nil
+}
