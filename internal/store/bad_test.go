@@ -1,0 +1,179 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"database/sql"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/onix-dev/onix/internal/nixcompat/hash"
+	"github.com/onix-dev/onix/internal/nixcompat/nar"
+)
+
+func narOf(t *testing.T, p string) []byte {
+	t.Helper()
+	var b bytes.Buffer
+	if err := nar.DumpPath(context.Background(), &b, p, nil); err != nil {
+		t.Fatal(err)
+	}
+	return b.Bytes()
+}
+
+func TestAddNARGoodAndBad(t *testing.T) {
+	ctx := testCtx(t)
+	root := newRoot(t)
+	s := openTest(t, root)
+	src := t.TempDir()
+	writeTree(t, src+"/d", map[string]string{"a": "hello\n", "x.sh": "#!/bin/sh\n"})
+	data := narOf(t, src+"/d")
+	nh := hash.Sum(hash.SHA256, data)
+	sp, err := s.storeDir.MakeFixedOutputPath("d", Recursive, nh, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := s.storeDir.Path(sp)
+	info := &PathInfo{Path: path, NarHash: nh, NarSize: uint64(len(data)), CA: "fixed:r:" + nh.Encode(hash.Base32, true)}
+
+	// Truncated, corrupted and wrongly-hashed NARs are rejected cleanly.
+	bad := map[string][]byte{
+		"truncated": data[:len(data)/2],
+		"corrupt":   append(append([]byte{}, data[:40]...), bytes.Repeat([]byte{0xff}, len(data)-40)...),
+		"flipped":   bytes.Replace(data, []byte("hello"), []byte("jello"), 1),
+	}
+	for name, b := range bad {
+		err := s.AddNAR(ctx, info, bytes.NewReader(b))
+		if err == nil {
+			t.Errorf("%s NAR accepted", name)
+			continue
+		}
+		if !strings.Contains(err.Error(), path) {
+			t.Errorf("%s: error does not name the path: %v", name, err)
+		}
+		if ok, _ := s.IsValid(ctx, path); ok {
+			t.Fatalf("%s NAR made %s valid", name, path)
+		}
+	}
+	// Wrong CA for correct contents.
+	wrong := *info
+	wrong.CA = "fixed:r:sha256:" + strings.Repeat("0", 52)
+	if err := s.AddNAR(ctx, &wrong, bytes.NewReader(data)); err == nil {
+		t.Errorf("wrong CA accepted")
+	}
+	if err := s.AddNAR(ctx, info, bytes.NewReader(data)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.QueryPathInfo(ctx, path)
+	if err != nil || !got.NarHash.Equal(nh) || got.CA != info.CA {
+		t.Errorf("info = %+v, %v", got, err)
+	}
+	v, err := s.Verify(ctx, true)
+	if err != nil || !v.OK() || v.Checked != 1 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+	// Verify reports a modified and a missing path.
+	real := s.RealPath(path)
+	os.Chmod(real, 0o755)
+	os.Chmod(real+"/a", 0o644)
+	os.WriteFile(real+"/a", []byte("tampered"), 0o444)
+	txt := addText(t, s, "gone", "gone")
+	os.Remove(s.RealPath(txt))
+	v, err = s.Verify(ctx, true)
+	if err != nil || len(v.Modified) != 1 || v.Modified[0].Path != path || len(v.Missing) != 1 || v.Missing[0] != txt {
+		t.Errorf("verify of damaged store: %+v %v", v, err)
+	}
+}
+
+func TestLockedAndCorruptDatabase(t *testing.T) {
+	requireNix(t, "sqlite3")
+	ctx := testCtx(t)
+	root := newRoot(t)
+	s := openTest(t, root)
+	a := addText(t, s, "a", "a")
+	// Another process holds an exclusive write lock on the database.
+	cmd := exec.Command("sqlite3", s.dbPath())
+	cmd.Stdin = strings.NewReader("begin exclusive; insert into ValidPaths (path, hash, registrationTime) values ('/x','y',1);\n.shell sleep 5\n")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Wait()
+	defer cmd.Process.Kill()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	_, err := s.AddTextToStore(ctx, "b", []byte("b"), nil)
+	if err == nil || !strings.Contains(err.Error(), "db.sqlite") || !strings.Contains(err.Error(), "locked") {
+		t.Errorf("write under lock: %v (after %v)", err, time.Since(start))
+	}
+	cmd.Process.Kill()
+	cmd.Wait()
+	if v, err := s.Verify(ctx, true); err != nil || !v.OK() || v.Checked != 1 {
+		t.Errorf("verify after lock failure: %+v %v", v, err)
+	}
+	ents, _ := os.ReadDir(s.RealStoreDir())
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), tmpSuffix) || strings.HasSuffix(e.Name(), "-b") {
+			t.Errorf("leftover %s after failed add", e.Name())
+		}
+	}
+	_ = a
+	s.Close()
+
+	// A corrupt database file gives an error naming it.
+	db := filepath.Join(root, "nix/var/nix/db/db.sqlite")
+	os.Remove(db + "-wal")
+	os.Remove(db + "-shm")
+	if err := os.WriteFile(db, bytes.Repeat([]byte("garbage!"), 1000), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err = Open(ctx, Options{Root: root, ReservedSpace: -1})
+	if err == nil || !strings.Contains(err.Error(), db) {
+		t.Errorf("open of corrupt db: %v", err)
+	}
+	// A wrong schema version is refused.
+	root2 := newRoot(t)
+	openTest(t, root2).Close()
+	os.WriteFile(filepath.Join(root2, "nix/var/nix/db/schema"), []byte("11"), 0o644)
+	if _, err := Open(ctx, Options{Root: root2, ReservedSpace: -1}); err == nil || !strings.Contains(err.Error(), "schema version 11") {
+		t.Errorf("schema 11: %v", err)
+	}
+	var _ = sql.ErrNoRows
+}
+
+// A full disk (tiny tmpfs) fails the add with a clear error and leaves the
+// store valid and free of leftovers.
+func TestDiskFull(t *testing.T) {
+	ctx := testCtx(t)
+	root := newRoot(t)
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	defer exec.Command("umount", "-l", root).Run()
+	s := openTest(t, root)
+	small := addText(t, s, "small", "small")
+	src := t.TempDir()
+	big := filepath.Join(src, "big")
+	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := s.AddToStore(ctx, "", big, Recursive, hash.SHA256, nil, nil)
+	if err == nil || !strings.Contains(err.Error(), big) || !strings.Contains(err.Error(), "no space") {
+		t.Errorf("add on full disk: %v", err)
+	}
+	ents, _ := os.ReadDir(s.RealStoreDir())
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), tmpSuffix) {
+			t.Errorf("leftover %s", e.Name())
+		}
+	}
+	if v, err := s.Verify(ctx, true); err != nil || !v.OK() || v.Checked != 1 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+	if ok, _ := s.IsValid(ctx, small); !ok {
+		t.Error("small path lost")
+	}
+	s.Close()
+}
