@@ -1,0 +1,548 @@
+// Package build realises derivations: it loads a .drv closure from the
+// store, works out which outputs are missing, and builds the missing ones in
+// dependency order (up to MaxJobs at a time) in the Linux sandbox, then scans
+// references, canonicalises and registers the outputs like Nix 2.8's
+// LocalDerivationGoal.
+package build
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sort"
+	"strings"
+
+	"github.com/onix-dev/onix/internal/nixcompat/derivation"
+	"github.com/onix-dev/onix/internal/store"
+)
+
+// Mode is Nix's BuildMode.
+type Mode int
+
+const (
+	// Normal builds missing outputs only.
+	Normal Mode = iota
+	// Check rebuilds the requested derivations (whose outputs must be valid)
+	// and compares the result bit for bit (nix-build --check).
+	Check
+	// Rebuild rebuilds the requested derivations even if their outputs are
+	// valid; where they are, the result is compared like Check (the
+	// semantics of `nix build --rebuild`); where not, it is registered.
+	Rebuild
+)
+
+// Options configure a Builder.
+type Options struct {
+	Store *store.Store
+	// MaxJobs is how many builds run at once (-j); < 1 means 1.
+	MaxJobs int
+	// Cores is NIX_BUILD_CORES; 0 means the number of CPUs.
+	Cores int
+	// KeepGoing continues with independent builds after a failure.
+	KeepGoing bool
+	// KeepFailed keeps the build directory of failed builds.
+	KeepFailed bool
+	Mode       Mode
+	// NoSandbox runs builders directly on the host; only possible when the
+	// physical and logical store directories coincide (as in Nix, a store
+	// with a different root always uses the sandbox).
+	NoSandbox bool
+	// InitExe/InitArgs re-execute this binary as the sandbox init (see
+	// sandbox.ChildMain). InitExe defaults to /proc/self/exe.
+	InitExe  string
+	InitArgs []string
+	// TmpDir is where build directories are created; default $TMPDIR.
+	TmpDir string
+	// BuildUIDBase is the first host uid used for builds when running as
+	// root (one per concurrent build, locked across processes); 0 means
+	// 872415232 (Nix's auto-allocate-uids start-id).
+	BuildUIDBase int
+	// System is this machine's platform; default x86_64-linux etc.
+	System string
+	// Status receives progress messages and, unless Quiet, build logs.
+	Status io.Writer
+	// Terminal draws a live status line instead of plain progress lines.
+	Terminal bool
+	// QuietBuildOutput hides builder output (it is still logged to the
+	// store's log directory).
+	QuietBuildOutput bool
+	// Seccomp installs the syscall filter; default on (set DisableSeccomp).
+	DisableSeccomp bool
+}
+
+// Result is the outcome for one requested derivation.
+type Result struct {
+	DrvPath string
+	// Outputs maps output names to store paths (all outputs requested).
+	Outputs map[string]string
+	Err     error
+}
+
+// Request is one thing to realise: a .drv path with the outputs wanted
+// (nil = all), or a plain store path (Outputs ignored).
+type Request struct {
+	Path    string
+	Outputs []string
+}
+
+// ParseRequest parses "DRV", "DRV!out,dev" or "DRV^out" style arguments.
+func ParseRequest(s string) Request {
+	for _, sep := range []string{"!", "^"} {
+		if i := strings.LastIndex(s, sep); i > 0 && strings.HasSuffix(s[:i], ".drv") {
+			outs := strings.Split(s[i+1:], ",")
+			if s[i+1:] == "*" || s[i+1:] == "" {
+				outs = nil
+			}
+			return Request{Path: s[:i], Outputs: outs}
+		}
+	}
+	return Request{Path: s}
+}
+
+// FailedError is the summary error of Realise when builds failed.
+type FailedError struct {
+	Failed []string // drv paths that failed
+	Errs   []error
+}
+
+func (e *FailedError) Error() string {
+	if len(e.Errs) == 1 {
+		return e.Errs[0].Error()
+	}
+	msgs := make([]string, len(e.Errs))
+	for i, err := range e.Errs {
+		msgs[i] = err.Error()
+	}
+	return fmt.Sprintf("%s\nbuild of %s failed", strings.Join(msgs, "\n"), strings.Join(quoteAll(e.Failed), ", "))
+}
+
+func (e *FailedError) Unwrap() []error { return e.Errs }
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = "'" + s + "'"
+	}
+	return out
+}
+
+// node is one derivation in the closure to build.
+type node struct {
+	drvPath string
+	drv     *derivation.Derivation
+	// wanted is the set of outputs some requester needs.
+	wanted map[string]bool
+	// top marks a requested derivation (Check/Rebuild apply only to these).
+	top bool
+	// needsBuild after analysis.
+	needsBuild bool
+	deps       []*node // derivations that must be built first
+	rdeps      []*node
+	pending    int // unfinished deps
+	err        error
+	done       bool
+}
+
+// Realise makes the requested paths valid, building what is missing. The
+// per-request results are returned even when some fail; err summarises the
+// failures.
+func Realise(ctx context.Context, opts Options, reqs []Request) ([]Result, error) {
+	if opts.Store == nil {
+		return nil, errors.New("build: no store")
+	}
+	if opts.MaxJobs < 1 {
+		opts.MaxJobs = 1
+	}
+	if opts.Cores <= 0 {
+		opts.Cores = runtime.NumCPU()
+	}
+	if opts.Status == nil {
+		opts.Status = io.Discard
+	}
+	if opts.TmpDir == "" {
+		opts.TmpDir = os.TempDir()
+	}
+	if opts.BuildUIDBase == 0 {
+		opts.BuildUIDBase = 872415232
+	}
+	if opts.System == "" {
+		opts.System = hostSystem()
+	}
+	if !opts.NoSandbox || opts.Store.RealStoreDir() != string(opts.Store.StoreDir()) {
+		opts.NoSandbox = false
+	}
+	b := &builder{opts: opts, st: opts.Store, nodes: map[string]*node{}}
+	return b.realise(ctx, reqs)
+}
+
+type builder struct {
+	opts  Options
+	st    *store.Store
+	nodes map[string]*node
+	users *userPool
+	ui    *ui
+}
+
+func (b *builder) loadDrv(ctx context.Context, drvPath string) (*derivation.Derivation, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(b.st.RealPath(drvPath))
+	if err != nil {
+		return nil, fmt.Errorf("reading derivation '%s': %w", drvPath, err)
+	}
+	name := drvPath
+	if i := strings.LastIndexByte(name, '/'); i >= 0 {
+		name = name[i+1:]
+	}
+	drv, err := derivation.Parse(name, data)
+	if err != nil {
+		return nil, fmt.Errorf("parsing derivation '%s': %w", drvPath, err)
+	}
+	return drv, nil
+}
+
+// outputValid reports whether output o of n is a valid path.
+func (b *builder) outputValid(ctx context.Context, n *node, o string) (bool, error) {
+	out, ok := n.drv.Outputs[o]
+	if !ok {
+		return false, fmt.Errorf("derivation '%s' does not have wanted outputs '%s'", n.drvPath, o)
+	}
+	if out.Path == "" {
+		return false, fmt.Errorf("derivation '%s': output '%s' has no fixed path (content-addressed derivations are not supported)", n.drvPath, o)
+	}
+	return b.st.IsValid(ctx, out.Path)
+}
+
+// analyse loads the closure below the requests and decides what to build.
+func (b *builder) analyse(ctx context.Context, reqs []Request) ([]*node, error) {
+	var tops []*node
+	// Breadth-first, memoised; a node's wanted set can grow as more
+	// dependents are discovered, so analysis of build-need is a second pass.
+	get := func(p string) (*node, error) {
+		if n, ok := b.nodes[p]; ok {
+			return n, nil
+		}
+		drv, err := b.loadDrv(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		n := &node{drvPath: p, drv: drv, wanted: map[string]bool{}}
+		b.nodes[p] = n
+		return n, nil
+	}
+	type item struct {
+		n    *node
+		outs []string
+	}
+	var queue []item
+	for _, r := range reqs {
+		n, err := get(r.Path)
+		if err != nil {
+			return nil, err
+		}
+		n.top = true
+		outs := r.Outputs
+		if outs == nil {
+			outs = n.drv.OutputNames()
+		}
+		tops = append(tops, n)
+		queue = append(queue, item{n, outs})
+	}
+	expanded := map[*node]bool{}
+	for len(queue) > 0 {
+		it := queue[0]
+		queue = queue[1:]
+		n := it.n
+		need := false
+		for _, o := range it.outs {
+			if n.wanted[o] {
+				continue
+			}
+			n.wanted[o] = true
+			valid, err := b.outputValid(ctx, n, o)
+			if err != nil {
+				return nil, err
+			}
+			if !valid {
+				need = true
+			}
+		}
+		if n.top && b.opts.Mode != Normal {
+			need = true
+		}
+		if !need || expanded[n] {
+			if need {
+				n.needsBuild = true
+			}
+			continue
+		}
+		n.needsBuild = true
+		expanded[n] = true
+		inputs := make([]string, 0, len(n.drv.InputDrvs))
+		for p := range n.drv.InputDrvs {
+			inputs = append(inputs, p)
+		}
+		sort.Strings(inputs)
+		for _, p := range inputs {
+			d, err := get(p)
+			if err != nil {
+				return nil, err
+			}
+			queue = append(queue, item{d, n.drv.InputDrvs[p]})
+		}
+	}
+	// Wire dependency edges among nodes that need building.
+	for _, n := range b.nodes {
+		if !n.needsBuild {
+			continue
+		}
+		for p := range n.drv.InputDrvs {
+			if d := b.nodes[p]; d != nil && d.needsBuild && d != n {
+				n.deps = append(n.deps, d)
+				d.rdeps = append(d.rdeps, n)
+			}
+		}
+		n.pending = len(n.deps)
+	}
+	if err := checkCycles(b.nodes); err != nil {
+		return nil, err
+	}
+	return tops, nil
+}
+
+func checkCycles(nodes map[string]*node) error {
+	state := map[*node]int{}
+	var visit func(n *node) error
+	visit = func(n *node) error {
+		switch state[n] {
+		case 1:
+			return fmt.Errorf("cycle detected in the derivation graph at '%s'", n.drvPath)
+		case 2:
+			return nil
+		}
+		state[n] = 1
+		for _, d := range n.deps {
+			if err := visit(d); err != nil {
+				return err
+			}
+		}
+		state[n] = 2
+		return nil
+	}
+	for _, n := range nodes {
+		if err := visit(n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (b *builder) realise(ctx context.Context, reqs []Request) ([]Result, error) {
+	results := make([]Result, len(reqs))
+	var drvReqs []Request
+	var drvIdx []int
+	for i, r := range reqs {
+		p, err := b.st.ParsePath(r.Path)
+		if err != nil {
+			results[i] = Result{DrvPath: r.Path, Err: fmt.Errorf("'%s' is not a valid store path: %w", r.Path, err)}
+			continue
+		}
+		r.Path = p
+		if !strings.HasSuffix(p, ".drv") || r.Outputs == nil && !isDrvRequest(r) {
+			// Opaque path: it must be valid (we do not substitute).
+			ok, err := b.st.IsValid(ctx, p)
+			if err == nil && !ok {
+				err = fmt.Errorf("path '%s' is not valid", p)
+			}
+			results[i] = Result{DrvPath: p, Outputs: map[string]string{"out": p}, Err: err}
+			continue
+		}
+		results[i].DrvPath = p
+		drvReqs = append(drvReqs, r)
+		drvIdx = append(drvIdx, i)
+	}
+	var failErr *FailedError
+	if len(drvReqs) > 0 {
+		tops, err := b.analyse(ctx, drvReqs)
+		if err != nil {
+			return nil, err
+		}
+		if err := b.schedule(ctx); err != nil {
+			return nil, err
+		}
+		for k, n := range tops {
+			i := drvIdx[k]
+			res := Result{DrvPath: n.drvPath, Outputs: map[string]string{}, Err: n.err}
+			outs := drvReqs[k].Outputs
+			if outs == nil {
+				outs = n.drv.OutputNames()
+			}
+			for _, o := range outs {
+				res.Outputs[o] = n.drv.Outputs[o].Path
+			}
+			results[i] = res
+		}
+		for _, n := range sortedNodes(b.nodes) {
+			if n.err != nil && !errors.Is(n.err, errDepFailed) {
+				if failErr == nil {
+					failErr = &FailedError{}
+				}
+				failErr.Failed = append(failErr.Failed, n.drvPath)
+				failErr.Errs = append(failErr.Errs, n.err)
+			}
+		}
+	}
+	for _, r := range results {
+		if r.Err != nil && !strings.HasSuffix(r.DrvPath, ".drv") {
+			if failErr == nil {
+				failErr = &FailedError{}
+			}
+			failErr.Errs = append(failErr.Errs, r.Err)
+		}
+	}
+	if failErr != nil {
+		return results, failErr
+	}
+	return results, nil
+}
+
+// isDrvRequest: a bare .drv argument means "build it" (nix-store -r).
+func isDrvRequest(r Request) bool { return strings.HasSuffix(r.Path, ".drv") }
+
+func sortedNodes(m map[string]*node) []*node {
+	out := make([]*node, 0, len(m))
+	for _, n := range m {
+		out = append(out, n)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].drvPath < out[j].drvPath })
+	return out
+}
+
+var errDepFailed = errors.New("dependency failed")
+
+// schedule runs all nodes that need building, respecting dependencies.
+func (b *builder) schedule(parent context.Context) error {
+	var todo []*node
+	for _, n := range sortedNodes(b.nodes) {
+		if n.needsBuild {
+			todo = append(todo, n)
+		}
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	users, err := newUserPool(b.st.StateDir(), b.opts.BuildUIDBase, b.opts.MaxJobs)
+	if err != nil {
+		return err
+	}
+	defer users.close()
+	b.users = users
+	b.ui = newUI(b.opts.Status, b.opts.Terminal, len(todo))
+	b.ui.configure(b.opts.MaxJobs > 1, b.opts.QuietBuildOutput, b.opts.KeepGoing)
+	defer b.ui.finish()
+	b.ui.announce(todo)
+
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var ready []*node
+	for _, n := range todo {
+		if n.pending == 0 {
+			ready = append(ready, n)
+		}
+	}
+	remaining := len(todo)
+	// markDone propagates completion to dependents.
+	var markDone func(n *node)
+	markDone = func(n *node) {
+		n.done = true
+		remaining--
+		for _, r := range n.rdeps {
+			if r.done {
+				continue
+			}
+			if n.err != nil {
+				if r.err == nil {
+					r.err = fmt.Errorf("%w: cannot build '%s': dependency '%s' failed", errDepFailed, r.drvPath, n.drvPath)
+					b.ui.depFailed(r)
+				}
+				markDone(r)
+				continue
+			}
+			r.pending--
+			if r.pending == 0 {
+				ready = append(ready, r)
+			}
+		}
+	}
+	freeSlots := make([]int, b.opts.MaxJobs)
+	for i := range freeSlots {
+		freeSlots[i] = b.opts.MaxJobs - 1 - i
+	}
+	type doneMsg struct {
+		n    *node
+		slot int
+	}
+	finished := make(chan doneMsg)
+	running, stopped := 0, false
+	for remaining > 0 {
+		for !stopped && len(freeSlots) > 0 && len(ready) > 0 {
+			n := ready[0]
+			ready = ready[1:]
+			if n.done {
+				continue
+			}
+			slot := freeSlots[len(freeSlots)-1]
+			freeSlots = freeSlots[:len(freeSlots)-1]
+			running++
+			go func() {
+				err := b.buildNode(ctx, n, slot)
+				if err != nil && ctx.Err() != nil {
+					err = fmt.Errorf("%w: build of '%s' was interrupted", errDepFailed, n.drvPath)
+					if parent.Err() != nil {
+						err = fmt.Errorf("build of '%s' was interrupted: %w", n.drvPath, parent.Err())
+					}
+				}
+				n.err = err
+				finished <- doneMsg{n, slot}
+			}()
+		}
+		if running == 0 {
+			break
+		}
+		m := <-finished
+		running--
+		freeSlots = append(freeSlots, m.slot)
+		if m.n.err != nil && !b.opts.KeepGoing && !stopped {
+			stopped = true
+			cancel()
+		}
+		if parent.Err() != nil {
+			stopped = true
+		}
+		markDone(m.n)
+	}
+	for _, n := range todo {
+		if !n.done {
+			n.done = true
+			if n.err == nil {
+				n.err = fmt.Errorf("%w: '%s' was not built", errDepFailed, n.drvPath)
+			}
+		}
+	}
+	if err := parent.Err(); err != nil {
+		return fmt.Errorf("build interrupted: %w", err)
+	}
+	return nil
+}
+
+func hostSystem() string {
+	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
+	if arch == "" {
+		arch = runtime.GOARCH
+	}
+	return arch + "-" + runtime.GOOS
+}

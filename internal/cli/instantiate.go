@@ -1,0 +1,278 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime/debug"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/onix-dev/onix/internal/eval"
+)
+
+// tuneRuntime prepares the process for a batch evaluation: deep Nix
+// recursion needs a large goroutine stack, and trading memory for fewer GC
+// cycles pays off for short-lived evaluations.
+func tuneRuntime() {
+	debug.SetMaxStack(4 << 30)
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(400)
+	}
+}
+
+type instantiateOpts struct {
+	evalOnly, strict, json, xml, raw, noLocation, parseOnly, showTrace bool
+	readWrite, fromExpr, readStdin                                     bool
+	attrPaths                                                          []string
+	args                                                               []eval.AutoArg
+	include                                                            []string
+	files                                                              []string
+}
+
+func newInstantiateCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:                "instantiate [options] [FILES...]",
+		Short:              "Evaluate Nix expressions (nix-instantiate compatible)",
+		DisableFlagParsing: true,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			code := runInstantiate(cmd.Context(), args, cmd.InOrStdin(), cmd.OutOrStdout(), cmd.ErrOrStderr())
+			if code != 0 {
+				return exitError{code}
+			}
+			return nil
+		},
+	}
+}
+
+func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
+	o := &instantiateOpts{}
+	need := func(i, n int) error {
+		if i+n >= len(args) {
+			return fmt.Errorf("flag '%s' requires %d argument(s)", args[i], n)
+		}
+		return nil
+	}
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch a {
+		case "--eval", "--eval-only":
+			o.evalOnly = true
+		case "--strict":
+			o.strict = true
+		case "--json":
+			o.json, o.xml, o.raw = true, false, false
+		case "--xml":
+			o.xml, o.json, o.raw = true, false, false
+		case "--no-location":
+			o.noLocation = true
+		case "--parse", "--parse-only":
+			o.parseOnly, o.evalOnly = true, true
+		case "-":
+			o.readStdin = true
+		case "--raw":
+			o.raw = true
+		case "--show-trace":
+			o.showTrace = true
+		case "--read-write-mode":
+			o.readWrite = true
+		case "-E", "--expr":
+			o.fromExpr = true
+		case "-A", "--attr":
+			if err := need(i, 1); err != nil {
+				return nil, err
+			}
+			o.attrPaths = append(o.attrPaths, args[i+1])
+			i++
+		case "--arg":
+			if err := need(i, 2); err != nil {
+				return nil, err
+			}
+			o.args = append(o.args, eval.AutoArg{Name: args[i+1], Expr: args[i+2]})
+			i += 2
+		case "--argstr":
+			if err := need(i, 2); err != nil {
+				return nil, err
+			}
+			o.args = append(o.args, eval.AutoArg{Name: args[i+1], Str: args[i+2], IsStr: true})
+			i += 2
+		case "-I", "--include":
+			if err := need(i, 1); err != nil {
+				return nil, err
+			}
+			o.include = append(o.include, args[i+1])
+			i++
+		case "--add-root", "--indirect", "--dry-run":
+			if a == "--add-root" {
+				i++
+			}
+		default:
+			if strings.HasPrefix(a, "-I") && len(a) > 2 {
+				o.include = append(o.include, a[2:])
+				continue
+			}
+			if strings.HasPrefix(a, "-") && a != "-" {
+				return nil, fmt.Errorf("unrecognised flag '%s'", a)
+			}
+			o.files = append(o.files, a)
+		}
+	}
+	return o, nil
+}
+
+// evalOptions are the evaluator settings shared by instantiate and eval:
+// read-only mode (store paths computed, nothing written).
+func evalOptions(include []string, showTrace bool, stderr io.Writer) eval.Options {
+	sd := os.Getenv("NIX_STORE_DIR")
+	if sd == "" {
+		sd = "/nix/store"
+	}
+	return eval.Options{SearchPath: searchPath(include), ShowTrace: showTrace, Stderr: stderr,
+		StoreDir: sd, Paths: eval.ReadOnlyPaths{StoreDir: sd}}
+}
+
+func searchPath(include []string) []string {
+	sp := append([]string(nil), include...)
+	if np := os.Getenv("NIX_PATH"); np != "" {
+		sp = append(sp, strings.Split(np, ":")...)
+	}
+	return sp
+}
+
+func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	tuneRuntime()
+	args, xo := splitInstantiateStoreArgs(args) // instantiate_drv.go
+	defer xo.close()
+	o, err := parseInstantiateArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "error: %v\nTry 'nix-instantiate --help' for more information.\n", err)
+		return 1
+	}
+	evOpts := eval.Options{SearchPath: searchPath(o.include), ShowTrace: o.showTrace, Stderr: stderr}
+	if err := xo.setup(ctx, o.evalOnly || o.parseOnly, &evOpts); err != nil {
+		fmt.Fprintf(stderr, "error: %v\n", err)
+		return 1
+	}
+	ev := eval.New(ctx, evOpts)
+	fail := func(err error) int {
+		var ee *eval.Error
+		if errors.As(err, &ee) {
+			fmt.Fprintln(stderr, ee.Format(o.showTrace))
+		} else {
+			fmt.Fprintf(stderr, "error: %v\n", err)
+		}
+		return 1
+	}
+	wd, _ := os.Getwd()
+	if len(o.attrPaths) == 0 {
+		o.attrPaths = []string{""}
+	}
+	// process evaluates (or, with --parse, prints) one input.
+	process := func(text, name, dir, file string) int {
+		if o.parseOnly {
+			var s string
+			var err error
+			if file != "" {
+				s, err = ev.ParseFileOnly(file)
+			} else {
+				s, err = ev.ParseOnly(text, name, dir)
+			}
+			if err != nil {
+				return fail(err)
+			}
+			fmt.Fprintln(stdout, s)
+			return 0
+		}
+		var v *eval.Value
+		var err error
+		if file != "" {
+			v, err = ev.EvalFile(file)
+		} else {
+			v, err = ev.EvalString(text, name, dir)
+		}
+		if err != nil {
+			return fail(err)
+		}
+		for _, ap := range o.attrPaths {
+			r, err := ev.SelectAttrPath(v, ap, o.args)
+			if err != nil {
+				return fail(err)
+			}
+			if len(o.args) > 0 {
+				if r, err = ev.AutoCall(r, o.args); err != nil {
+					return fail(err)
+				}
+			}
+			if !o.evalOnly {
+				if err := xo.printDerivations(ev, r, stdout, stderr); err != nil {
+					return fail(err)
+				}
+				continue
+			}
+			var out string
+			switch {
+			case o.raw:
+				out, err = ev.CoerceString(r)
+				if err == nil {
+					fmt.Fprint(stdout, out)
+				}
+			case o.xml:
+				out, err = ev.ToXML(r, o.strict, !o.noLocation)
+				if err == nil {
+					fmt.Fprint(stdout, out)
+				}
+			case o.json:
+				out, err = ev.ToJSON(r, false)
+				if err == nil {
+					fmt.Fprintln(stdout, out)
+				}
+			default:
+				out, err = ev.PrintValue(r, o.strict)
+				if err == nil {
+					fmt.Fprintln(stdout, out)
+				}
+			}
+			if err != nil {
+				return fail(err)
+			}
+		}
+		return 0
+	}
+	if o.readStdin {
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return fail(err)
+		}
+		if c := process(string(b), "«stdin»", wd, ""); c != 0 {
+			return c
+		}
+	} else if len(o.files) == 0 && !o.fromExpr {
+		o.files = []string{"./default.nix"}
+	}
+	for _, in := range o.files {
+		var c int
+		if o.fromExpr {
+			c = process(in, "«string»", wd, "")
+		} else {
+			p := in
+			if len(p) > 2 && p[0] == '<' && p[len(p)-1] == '>' {
+				fp, err := ev.FindFile(p[1 : len(p)-1])
+				if err != nil {
+					return fail(err)
+				}
+				p = fp
+			} else if !filepath.IsAbs(p) {
+				p = filepath.Join(wd, p)
+			}
+			c = process("", "", "", eval.ResolveExprPath(p))
+		}
+		if c != 0 {
+			return c
+		}
+	}
+	return 0
+}

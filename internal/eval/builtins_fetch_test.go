@@ -1,0 +1,131 @@
+package eval
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func writeTarGz(t *testing.T, dst string, files map[string]string) {
+	t.Helper()
+	f, err := os.Create(dst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	_ = tw.WriteHeader(&tar.Header{Name: "top/", Typeflag: tar.TypeDir, Mode: 0o755})
+	for name, body := range files {
+		mode := int64(0o644)
+		if strings.HasSuffix(name, ".sh") {
+			mode = 0o755
+		}
+		_ = tw.WriteHeader(&tar.Header{Name: "top/" + name, Typeflag: tar.TypeReg, Mode: mode, Size: int64(len(body))})
+		_, _ = tw.Write([]byte(body))
+	}
+	_ = tw.WriteHeader(&tar.Header{Name: "top/link", Typeflag: tar.TypeSymlink, Linkname: "a.txt"})
+	if err := tw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	_ = zw.Close()
+	_ = f.Close()
+}
+
+func setupFetchInputs(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	writeTarGz(t, filepath.Join(dir, "t.tar.gz"), map[string]string{"a.txt": "hello\n", "sub/run.sh": "#!/bin/sh\n"})
+	if err := os.WriteFile(filepath.Join(dir, "f.txt"), []byte("file content\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestFetchersDifferential compares fetchurl/fetchTarball/fetchGit on local
+// inputs with Nix 2.8.
+func TestFetchersDifferential(t *testing.T) {
+	dir := setupFetchInputs(t)
+	exprs := []string{
+		`builtins.fetchurl "file://` + dir + `/f.txt"`,
+		`builtins.fetchurl { url = "file://` + dir + `/f.txt"; name = "renamed"; sha256 = "1pv19sl41q6swa2jsz99lk85dh4m4v2dnpfdfcrip1n447q2fjv9"; }`,
+		`builtins.fetchTarball "file://` + dir + `/t.tar.gz"`,
+		`builtins.fetchTarball { url = "file://` + dir + `/t.tar.gz"; name = "tb"; }`,
+	}
+	if _, err := exec.LookPath("git"); err == nil {
+		repo := filepath.Join(dir, "repo")
+		git := func(args ...string) {
+			cmd := exec.Command("git", append([]string{"-C", repo, "-c", "user.email=a@b", "-c", "user.name=n", "-c", "commit.gpgsign=false"}, args...)...)
+			cmd.Env = append(os.Environ(), "GIT_AUTHOR_DATE=2020-01-01T00:00:00Z", "GIT_COMMITTER_DATE=2020-01-01T00:00:00Z")
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("git %v: %v %s", args, err, out)
+			}
+		}
+		_ = os.MkdirAll(filepath.Join(repo, "d"), 0o755)
+		git("init", "-q")
+		_ = os.WriteFile(filepath.Join(repo, "x"), []byte("one\n"), 0o644)
+		_ = os.WriteFile(filepath.Join(repo, "d", "y.sh"), []byte("two\n"), 0o755)
+		git("add", ".")
+		git("commit", "-qm", "one")
+		_ = os.WriteFile(filepath.Join(repo, "z"), []byte("three\n"), 0o644)
+		git("add", "z")
+		git("commit", "-qm", "two")
+		f := `let f = r: builtins.removeAttrs r [ "outPath" ] // { p = r.outPath; }; in f `
+		exprs = append(exprs,
+			f+`(builtins.fetchGit `+repo+`)`,
+			f+`(builtins.fetchGit { url = "file://`+repo+`"; ref = "HEAD"; })`,
+		)
+		// a dirty tree: tracked changes and an untracked file
+		defer func() {
+			_ = os.WriteFile(filepath.Join(repo, "x"), []byte("dirty\n"), 0o644)
+			_ = os.WriteFile(filepath.Join(repo, "untracked"), []byte("u\n"), 0o644)
+			e := f + `(builtins.fetchGit ` + repo + `)`
+			want := nixInstantiate(t, dir, e)
+			if got := evalJSON(t, Options{}, e, dir); !jsonEqual(t, got, want) {
+				t.Errorf("dirty fetchGit:\n got %s\nwant %s", got, want)
+			}
+		}()
+	}
+	for _, e := range exprs {
+		want := nixInstantiate(t, dir, e)
+		got := evalJSON(t, Options{}, e, dir)
+		if !jsonEqual(t, got, want) {
+			t.Errorf("%s\n got %s\nwant %s", e, got, want)
+		}
+	}
+}
+
+func TestFetchurlHTTPAndHashMismatch(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/f.txt" {
+			http.NotFound(w, r)
+			return
+		}
+		_, _ = io.WriteString(w, "file content\n")
+	}))
+	defer srv.Close()
+	dir := setupFetchInputs(t)
+	viaHTTP := evalJSON(t, Options{}, `builtins.fetchurl "`+srv.URL+`/f.txt"`, dir)
+	viaFile := evalJSON(t, Options{}, `builtins.fetchurl "file://`+dir+`/f.txt"`, dir)
+	if viaHTTP != viaFile || !strings.Contains(viaHTTP, "-f.txt") {
+		t.Errorf("http %s, file %s", viaHTTP, viaFile)
+	}
+	for _, e := range []string{
+		`builtins.fetchurl { url = "` + srv.URL + `/f.txt"; sha256 = "0000000000000000000000000000000000000000000000000000"; }`,
+		`builtins.fetchTarball { url = "file://` + dir + `/t.tar.gz"; sha256 = "0000000000000000000000000000000000000000000000000000"; }`,
+		`builtins.fetchurl "` + srv.URL + `/missing"`,
+		`builtins.fetchurl { url = "x"; bad = 1; }`,
+	} {
+		ev := New(context.Background(), Options{Paths: ReadOnlyPaths{}, Stderr: io.Discard})
+		if _, err := ev.EvalString(e, "«test»", dir); err == nil {
+			t.Errorf("%s: expected an error", e)
+		}
+	}
+}

@@ -1,0 +1,225 @@
+package eval
+
+import (
+	"bytes"
+	"encoding/json"
+	"strconv"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/onix-dev/onix/internal/eval/syntax"
+)
+
+func registerJSON(r *registry) {
+	r.Add("__toJSON", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+		var b strings.Builder
+		var ctx []string
+		ev.toJSON(&b, a[0], pos, &ctx, true)
+		return MkStringCtx(b.String(), NewContext(ctx...))
+	})
+	r.Add("__fromJSON", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+		s, _ := ev.ForceString(pos, a[0])
+		d := json.NewDecoder(bytes.NewReader([]byte(s)))
+		d.UseNumber()
+		var x any
+		if err := d.Decode(&x); err != nil {
+			ev.errorAt(pos, "%s", err)
+		}
+		if d.More() {
+			ev.errorAt(pos, "trailing garbage in JSON")
+		}
+		return ev.fromJSONValue(x, pos)
+	})
+}
+
+func (ev *Evaluator) fromJSONValue(x any, pos syntax.Pos) *Value {
+	switch x := x.(type) {
+	case nil:
+		return valNull
+	case bool:
+		return MkBool(x)
+	case string:
+		ev.noNullByte(pos, x)
+		return MkString(x)
+	case json.Number:
+		if i, err := strconv.ParseInt(string(x), 10, 64); err == nil {
+			return MkInt(i)
+		}
+		if _, err := strconv.ParseUint(string(x), 10, 64); err == nil {
+			ev.errorAt(pos, "unsigned json number %s outside of Nix integer range", x)
+		}
+		f, err := strconv.ParseFloat(string(x), 64)
+		if err != nil {
+			ev.errorAt(pos, "bad JSON number %s", x)
+		}
+		return MkFloat(f)
+	case []any:
+		out := make([]*Value, len(x))
+		for i, e := range x {
+			out[i] = ev.fromJSONValue(e, pos)
+		}
+		return MkList(out)
+	case map[string]any:
+		b := ev.NewAttrsBuilder(len(x))
+		for k, e := range x {
+			ev.noNullByte(pos, k)
+			b.Set(k, ev.fromJSONValue(e, pos))
+		}
+		return b.Value()
+	}
+	return valNull
+}
+
+// noNullByte rejects strings Nix cannot represent (Nix's forceNoNullByte).
+func (ev *Evaluator) noNullByte(pos syntax.Pos, s string) {
+	if strings.IndexByte(s, 0) >= 0 {
+		ev.errorAt(pos, "input string '%s' cannot be represented as Nix string because it contains null bytes", strings.ReplaceAll(s, "\x00", "\u2400"))
+	}
+}
+
+// ToJSON renders v as JSON (forcing it), as builtins.toJSON / --json.
+func (ev *Evaluator) ToJSON(v *Value, copyToStore bool) (s string, err error) {
+	err = ev.catch(func() {
+		var b strings.Builder
+		var ctx []string
+		ev.toJSON(&b, v, syntax.Pos{}, &ctx, copyToStore)
+		s = b.String()
+	})
+	return
+}
+
+func jsonString(b *strings.Builder, s string) {
+	b.WriteByte('"')
+	for i := 0; i < len(s); {
+		c := s[i]
+		switch {
+		case c == '"':
+			b.WriteString(`\"`)
+		case c == '\\':
+			b.WriteString(`\\`)
+		case c == '\n':
+			b.WriteString(`\n`)
+		case c == '\r':
+			b.WriteString(`\r`)
+		case c == '\t':
+			b.WriteString(`\t`)
+		case c == '\b':
+			b.WriteString(`\b`)
+		case c == '\f':
+			b.WriteString(`\f`)
+		case c < 0x20:
+			b.WriteString(`\u00`)
+			b.WriteByte("0123456789abcdef"[c>>4])
+			b.WriteByte("0123456789abcdef"[c&15])
+		default:
+			if c >= 0x80 {
+				_, n := utf8.DecodeRuneInString(s[i:])
+				b.WriteString(s[i : i+n])
+				i += n
+				continue
+			}
+			b.WriteByte(c)
+		}
+		i++
+	}
+	b.WriteByte('"')
+}
+
+func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool) {
+	// nesting counts as call depth, as Nix's addCallDepth (a raised error
+	// leaves ev.depth to be restored by catch / tryEval).
+	ev.depth++
+	if ev.depth > ev.opts.MaxCallDepth {
+		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
+	}
+	ev.toJSON1(b, v, pos, ctx, copyToStore)
+	ev.depth--
+}
+
+func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool) {
+	ev.force(v)
+	switch v.kind {
+	case KNull:
+		b.WriteString("null")
+	case KBool:
+		if v.n != 0 {
+			b.WriteString("true")
+		} else {
+			b.WriteString("false")
+		}
+	case KInt:
+		b.WriteString(strconv.FormatInt(v.n, 10))
+	case KFloat:
+		b.WriteString(jsonFloat(v.Float()))
+	case KString:
+		if c := v.Context(); c != nil {
+			*ctx = append(*ctx, c.Elems...)
+		}
+		ev.jsonUTF8(pos, v.Str())
+		jsonString(b, v.Str())
+	case KPath:
+		var sb strBuf
+		ev.coerce(pos, v, &sb, coerceOpts{copyToStore: copyToStore})
+		*ctx = append(*ctx, sb.ctx...)
+		jsonString(b, string(sb.b))
+	case KAttrs:
+		if f, ok := v.Attrs().Get(ev.sToString); ok {
+			_ = f
+			var sb strBuf
+			ev.coerce(pos, v, &sb, coerceOpts{copyToStore: copyToStore})
+			*ctx = append(*ctx, sb.ctx...)
+			jsonString(b, string(sb.b))
+			return
+		}
+		if o, ok := v.Attrs().Get(ev.sOutPath); ok {
+			ev.toJSON(b, o.Val, pos, ctx, copyToStore)
+			return
+		}
+		b.WriteByte('{')
+		for i, a := range ev.sortedAttrs(v.Attrs()) {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			jsonString(b, ev.syms.Name(a.Name))
+			b.WriteByte(':')
+			func() {
+				defer func() {
+					if r := recover(); r != nil {
+						addTrace(r, derefPos(a.Pos), "while evaluating attribute '"+ev.syms.Name(a.Name)+"'")
+					}
+				}()
+				ev.toJSON(b, a.Val, pos, ctx, copyToStore)
+			}()
+		}
+		b.WriteByte('}')
+	case KList:
+		b.WriteByte('[')
+		for i, e := range v.List() {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			ev.toJSON(b, e, pos, ctx, copyToStore)
+		}
+		b.WriteByte(']')
+	default:
+		ev.errorAt(pos, "cannot convert %s to JSON", v.TypeName())
+	}
+}
+
+// jsonUTF8 rejects strings that are not UTF-8, as nlohmann::json does.
+func (ev *Evaluator) jsonUTF8(pos syntax.Pos, s string) {
+	if utf8.ValidString(s) {
+		return
+	}
+	for i := 0; i < len(s); {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n <= 1 {
+			ev.errorAt(pos, "JSON serialization error: [json.exception.type_error.316] invalid UTF-8 byte at index %d: 0x%02X", i, s[i])
+		}
+		i += n
+	}
+}
+
+func jsonFloat(f float64) string {
+	return strconv.FormatFloat(f, 'g', -1, 64)
+}

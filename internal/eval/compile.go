@@ -1,0 +1,241 @@
+package eval
+
+import (
+	"github.com/onix-dev/onix/internal/eval/syntax"
+)
+
+// code is a compiled expression: eval returns a value in weak head normal
+// form (never a thunk).
+type code interface {
+	eval(ev *Evaluator, env *Env) *Value
+	pos() syntax.Pos
+}
+
+// lazy produces a possibly unevaluated value for an expression without
+// forcing it: constants are returned as is, variables share their cell,
+// everything else becomes a thunk over the current env.
+type lazy struct {
+	c    code
+	mode uint8 // lazyThunk, lazyConst, lazyVar
+	v    *Value
+	vc   *varCode
+}
+
+const (
+	lazyThunk uint8 = iota
+	lazyConst
+	lazyVar
+)
+
+func mkLazy(c code) *lazy {
+	l := &lazy{c: c}
+	switch c := c.(type) {
+	case *constCode:
+		l.mode, l.v = lazyConst, c.v
+	case *varCode:
+		l.mode, l.vc = lazyVar, c
+	}
+	return l
+}
+
+func (l *lazy) get(env *Env) *Value {
+	switch l.mode {
+	case lazyConst:
+		return l.v
+	case lazyVar:
+		// a rec/let slot not filled yet (`rec { a = b; b = 1; }`) needs
+		// a real thunk.
+		if v := l.vc.cell(env); v != nil {
+			return v
+		}
+	}
+	return &Value{kind: KThunk, p: unsafePtr(env), q: unsafePtr(l)}
+}
+
+// scope is the compile-time mirror of an Env.
+type scope struct {
+	up   *scope
+	vars map[string]int
+	with bool
+}
+
+type compiler struct {
+	ev *Evaluator
+}
+
+func (c *compiler) fail(pos syntax.Pos, format string, args ...any) {
+	c.ev.errorAt(pos, format, args...)
+}
+
+func (c *compiler) compile(e syntax.Expr, s *scope) code {
+	switch e := e.(type) {
+	case *syntax.Int:
+		return &constCode{v: MkInt(e.Val), p: e.P}
+	case *syntax.Float:
+		return &constCode{v: MkFloat(e.Val), p: e.P}
+	case *syntax.String:
+		return &constCode{v: MkString(e.Val), p: e.P}
+	case *syntax.Path:
+		return &constCode{v: MkPath(e.Val), p: e.P}
+	case *syntax.Var:
+		return c.resolve(e.Name, s, e.P)
+	case *syntax.Select:
+		sc := &selectCode{e: c.compile(e.E, s), path: c.attrPath(e.Path, s), p: e.P}
+		if e.Default != nil {
+			sc.def = c.compile(e.Default, s)
+		}
+		return sc
+	case *syntax.HasAttr:
+		return &hasAttrCode{e: c.compile(e.E, s), path: c.attrPath(e.Path, s), p: e.P}
+	case *syntax.AttrSet:
+		return c.attrSet(e, s)
+	case *syntax.List:
+		lc := &listCode{p: e.P}
+		for _, x := range e.Elems {
+			lc.elems = append(lc.elems, mkLazy(c.compile(x, s)))
+		}
+		if len(lc.elems) == 0 {
+			return &constCode{v: emptyLst, p: e.P}
+		}
+		return lc
+	case *syntax.Lambda:
+		return c.lambda(e, s)
+	case *syntax.Call:
+		cc := &callCode{fn: c.compile(e.Fn, s), p: e.P}
+		for _, a := range e.Args {
+			cc.args = append(cc.args, mkLazy(c.compile(a, s)))
+		}
+		return cc
+	case *syntax.Let:
+		if len(e.Attrs.Dynamic) > 0 {
+			c.fail(e.Attrs.Dynamic[0].P, "dynamic attributes not allowed in let")
+		}
+		inner := &scope{up: s, vars: make(map[string]int, len(e.Attrs.Attrs))}
+		for i, b := range e.Attrs.Attrs {
+			inner.vars[b.Name] = i
+		}
+		lc := &letCode{p: e.P}
+		for _, b := range e.Attrs.Attrs {
+			if b.Inherited {
+				// evaluated in the enclosing scope: compile against s, but
+				// at runtime the env is one level deeper.
+				lc.binds = append(lc.binds, letBind{outer: true, l: mkLazy(c.compile(b.Value, s))})
+			} else {
+				lc.binds = append(lc.binds, letBind{l: mkLazy(c.compile(b.Value, inner))})
+			}
+		}
+		lc.body = c.compile(e.Body, inner)
+		return lc
+	case *syntax.With:
+		inner := &scope{up: s, with: true}
+		return &withCode{attrs: mkLazy(c.compile(e.Env, s)), body: c.compile(e.Body, inner), p: e.P}
+	case *syntax.If:
+		return &ifCode{cond: c.compile(e.Cond, s), then: c.compile(e.Then, s), els: c.compile(e.Else, s), p: e.P}
+	case *syntax.Assert:
+		return &assertCode{cond: c.compile(e.Cond, s), body: c.compile(e.Body, s), p: e.P, src: e.Cond}
+	case *syntax.Not:
+		return &notCode{e: c.compile(e.E, s), p: e.P}
+	case *syntax.BinOp:
+		return &binCode{op: e.Op, l: c.compile(e.L, s), r: c.compile(e.R, s), p: e.P}
+	case *syntax.ConcatStrings:
+		cs := &concatCode{force: e.ForceString, p: e.P}
+		for _, x := range e.Parts {
+			cs.parts = append(cs.parts, c.compile(x, s))
+		}
+		return cs
+	case *syntax.CurPos:
+		return &curPosCode{p: e.P}
+	}
+	c.fail(e.Position(), "internal error: unknown expression %T", e)
+	return nil
+}
+
+func (c *compiler) attrPath(p []syntax.AttrName, s *scope) []attrName {
+	out := make([]attrName, len(p))
+	for i, a := range p {
+		out[i].p = a.P
+		if a.Expr != nil {
+			out[i].dyn = c.compile(a.Expr, s)
+		} else {
+			out[i].sym = c.ev.syms.Intern(a.Name)
+			out[i].name = a.Name
+		}
+	}
+	return out
+}
+
+func (c *compiler) resolve(name string, s *scope, pos syntax.Pos) code {
+	depth := 0
+	var withs []int
+	for sc := s; sc != nil; sc = sc.up {
+		if sc.with {
+			withs = append(withs, depth)
+		} else if slot, ok := sc.vars[name]; ok {
+			return &varCode{depth: depth, slot: slot, p: pos, name: name}
+		}
+		depth++
+	}
+	if len(withs) == 0 {
+		c.fail(pos, "undefined variable '%s'", name)
+	}
+	return &withVarCode{sym: c.ev.syms.Intern(name), name: name, withs: withs, p: pos}
+}
+
+func (c *compiler) attrSet(e *syntax.AttrSet, s *scope) code {
+	ac := &attrsCode{rec: e.Rec, p: e.P}
+	inner := s
+	if e.Rec {
+		inner = &scope{up: s, vars: make(map[string]int, len(e.Attrs))}
+		for i, b := range e.Attrs {
+			inner.vars[b.Name] = i
+		}
+	}
+	for _, b := range e.Attrs {
+		sb := staticBind{sym: c.ev.syms.Intern(b.Name), pos: &b.P}
+		if b.Inherited || !e.Rec {
+			sb.outer = e.Rec
+			sb.l = mkLazy(c.compile(b.Value, s))
+		} else {
+			sb.l = mkLazy(c.compile(b.Value, inner))
+		}
+		ac.static = append(ac.static, sb)
+	}
+	for _, d := range e.Dynamic {
+		ac.dynamic = append(ac.dynamic, dynBind{name: c.compile(d.Name, inner), l: mkLazy(c.compile(d.Value, inner)), pos: &d.P})
+	}
+	if !e.Rec && len(e.Dynamic) == 0 {
+		// the sorted order of the static part is fixed: precompute it.
+		ac.sortStatic()
+	}
+	return ac
+}
+
+func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
+	lc := &lambdaCode{p: e.P, name: e.Name, argName: e.Arg}
+	inner := &scope{up: s, vars: map[string]int{}}
+	if e.Formals == nil {
+		inner.vars[e.Arg] = 0
+		lc.nslots = 1
+	} else {
+		lc.formals = e.Formals
+		lc.ellipsis = e.Formals.Ellipsis
+		for i, f := range e.Formals.List {
+			inner.vars[f.Name] = i
+		}
+		lc.nslots = len(e.Formals.List)
+		if e.Arg != "" {
+			inner.vars[e.Arg] = lc.nslots
+			lc.argSlot = lc.nslots
+			lc.nslots++
+		}
+		for _, f := range e.Formals.List {
+			fc := formal{sym: c.ev.syms.Intern(f.Name), name: f.Name}
+			if f.Default != nil {
+				fc.def = mkLazy(c.compile(f.Default, inner))
+			}
+			lc.fs = append(lc.fs, fc)
+		}
+	}
+	lc.body = c.compile(e.Body, inner)
+	return lc
+}

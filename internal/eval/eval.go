@@ -1,0 +1,645 @@
+package eval
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"strconv"
+	"strings"
+	"unsafe"
+
+	"github.com/onix-dev/onix/internal/eval/syntax"
+)
+
+// Store is the hook through which evaluation writes to a Nix store. A nil
+// Store means read-only mode (nix-instantiate --eval): store paths are only
+// computed.
+type Store interface {
+	// AddText writes a text file (builtins.toFile) and returns its path.
+	AddText(name, text string, refs []string) (string, error)
+	// AddPath copies a file system path into the store (path coercion,
+	// builtins.path, filterSource) and returns its store path.
+	AddPath(name, srcPath string, recursive bool, filter func(path string, mode fs.FileMode) bool) (string, error)
+	// WriteDerivation writes a .drv with the given ATerm text and
+	// references and returns its path.
+	WriteDerivation(name, aterm string, refs []string) (string, error)
+}
+
+// PathComputer computes store paths without writing (read-only mode); set by
+// the store layer. Nil: coercing a path to a string in read-only mode fails.
+type PathComputer interface {
+	ComputePath(name, srcPath string, recursive bool) (string, error)
+}
+
+// Options configures an Evaluator.
+type Options struct {
+	// SearchPath holds -I / NIX_PATH entries in priority order: "prefix=path"
+	// or a bare directory.
+	SearchPath []string
+	// System is builtins.currentSystem (default: from GOARCH/GOOS).
+	System string
+	// Store receives writes; nil is read-only mode.
+	Store Store
+	// Paths computes store paths in read-only mode (may be nil).
+	Paths PathComputer
+	// StoreDir is the store directory (default /nix/store).
+	StoreDir string
+	// MaxCallDepth bounds nested function calls (default 100000).
+	MaxCallDepth int
+	// ShowTrace is kept for callers; frames are always collected.
+	ShowTrace bool
+	// Stderr receives builtins.trace output (default os.Stderr).
+	Stderr io.Writer
+	// Getenv reads environment variables (default os.Getenv).
+	Getenv func(string) string
+	// FS maps search-path names to embedded file systems, e.g. "onix" →
+	// the module library; files in them are named "<onix/...>" … see
+	// embeddedRoot.
+	FS map[string]fs.FS
+	// Features lists enabled experimental features (e.g. parse-toml-timestamps).
+	Features []string
+	// CacheDir is where embedded file systems are materialised.
+	CacheDir string
+}
+
+// Evaluator evaluates Nix expressions. It is not safe for concurrent use.
+type Evaluator struct {
+	ctx        context.Context
+	opts       Options
+	syms       *symtab
+	baseEnv    *Env
+	base       *scope
+	builtins   *Value
+	imports    map[string]*Value
+	files      map[string]*syntax.File
+	depth      int
+	steps      uint32
+	primops    map[string]*PrimOp
+	regexCache map[string]*regexp.Regexp
+
+	sOutPath, sType, sToString, sFunctor, sName, sValue, sDrvPath, sOutputs, sKey, sOutputName Symbol
+}
+
+// New creates an evaluator.
+func New(ctx context.Context, opts Options) *Evaluator {
+	if opts.MaxCallDepth == 0 {
+		opts.MaxCallDepth = 100000
+	}
+	if opts.StoreDir == "" {
+		opts.StoreDir = "/nix/store"
+	}
+	if opts.System == "" {
+		arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686"}[runtime.GOARCH]
+		if arch == "" {
+			arch = runtime.GOARCH
+		}
+		opts.System = arch + "-" + runtime.GOOS
+	}
+	if opts.Stderr == nil {
+		opts.Stderr = os.Stderr
+	}
+	if opts.Getenv == nil {
+		opts.Getenv = os.Getenv
+	}
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	ev := &Evaluator{ctx: ctx, opts: opts, syms: newSymtab(), imports: map[string]*Value{}, files: map[string]*syntax.File{}}
+	ev.sOutPath = ev.syms.Intern("outPath")
+	ev.sType = ev.syms.Intern("type")
+	ev.sToString = ev.syms.Intern("__toString")
+	ev.sFunctor = ev.syms.Intern("__functor")
+	ev.sName = ev.syms.Intern("name")
+	ev.sValue = ev.syms.Intern("value")
+	ev.sDrvPath = ev.syms.Intern("drvPath")
+	ev.sOutputs = ev.syms.Intern("outputs")
+	ev.sKey = ev.syms.Intern("key")
+	ev.sOutputName = ev.syms.Intern("outputName")
+	ev.initBuiltins()
+	return ev
+}
+
+// Symbols exposes interning for builtins in other files.
+func (ev *Evaluator) Intern(s string) Symbol { return ev.syms.Intern(s) }
+
+// SymbolName returns a symbol's text.
+func (ev *Evaluator) SymbolName(s Symbol) string { return ev.syms.Name(s) }
+
+// catch runs f, converting a raised *Error into a returned error.
+func (ev *Evaluator) catch(f func()) (err error) {
+	depth := ev.depth
+	defer func() {
+		if r := recover(); r != nil {
+			ev.depth = depth
+			if e, ok := r.(*Error); ok {
+				err = e
+				return
+			}
+			if re, ok := r.(runtime.Error); ok && strings.Contains(re.Error(), "stack") {
+				err = &Error{Kind: ErrStackOverflow, Msg: "stack overflow"}
+				return
+			}
+			err = &Error{Msg: fmt.Sprintf("internal error: %v", r)}
+		}
+	}()
+	f()
+	return nil
+}
+
+// ParseFile parses a file or text.
+func (ev *Evaluator) parse(f *syntax.File) syntax.Expr {
+	e, err := parseFile(f)
+	if err != nil {
+		if pe, ok := err.(*Error); ok {
+			panic(pe)
+		}
+		panic(&Error{Msg: err.Error(), Parse: err})
+	}
+	return e
+}
+
+// EvalExpr compiles and evaluates a parsed expression in the base scope and
+// returns its value in weak head normal form.
+func (ev *Evaluator) EvalExpr(e syntax.Expr) (v *Value, err error) {
+	err = ev.catch(func() {
+		c := (&compiler{ev: ev}).compile(e, ev.base)
+		v = c.eval(ev, ev.baseEnv)
+	})
+	return
+}
+
+// EvalString parses and evaluates text (as -E does); dir resolves relative
+// paths.
+func (ev *Evaluator) EvalString(text, name, dir string) (v *Value, err error) {
+	err = ev.catch(func() {
+		f := &syntax.File{Name: name, Dir: dir, Src: []byte(text)}
+		e := ev.parse(f)
+		c := (&compiler{ev: ev}).compile(e, ev.base)
+		v = c.eval(ev, ev.baseEnv)
+	})
+	return
+}
+
+// EvalFile evaluates a file (import semantics, directories → default.nix).
+func (ev *Evaluator) EvalFile(path string) (v *Value, err error) {
+	err = ev.catch(func() { v = ev.importFile(path, syntax.Pos{}) })
+	return
+}
+
+// Force evaluates v to weak head normal form (in place), returning an error.
+func (ev *Evaluator) Force(v *Value) error { return ev.catch(func() { ev.force(v) }) }
+
+// ForceDeep evaluates v completely.
+func (ev *Evaluator) ForceDeep(v *Value) error {
+	return ev.catch(func() { ev.forceDeep(v, syntax.Pos{}) })
+}
+
+// Call applies f to args, returning the result or an error.
+func (ev *Evaluator) Call(f *Value, args ...*Value) (r *Value, err error) {
+	err = ev.catch(func() { r = ev.callN(f, args, syntax.Pos{}) })
+	return
+}
+
+// force evaluates v to weak head normal form in place.
+func (ev *Evaluator) force(v *Value) {
+	if v.kind >= KThunk {
+		ev.forceSlow(v, syntax.Pos{})
+	}
+}
+
+// ForceValue is force for builtins in other packages.
+func (ev *Evaluator) ForceValue(v *Value) { ev.force(v) }
+
+func (ev *Evaluator) forceSlow(v *Value, pos syntax.Pos) {
+	switch v.kind {
+	case KThunk:
+		env, l := (*Env)(v.p), (*lazy)(v.q)
+		v.kind = KBlackhole
+		done := false
+		defer func() {
+			if !done {
+				v.kind = KThunk
+			}
+		}()
+		r := l.c.eval(ev, env)
+		*v = *r
+		done = true
+	case KApp:
+		f, a := (*Value)(v.p), (*Value)(v.q)
+		v.kind = KBlackhole
+		done := false
+		defer func() {
+			if !done {
+				v.kind = KApp
+			}
+		}()
+		r := ev.call1(f, a, pos)
+		*v = *r
+		done = true
+	case KBlackhole:
+		if !pos.IsValid() {
+			if l := (*lazy)(v.q); l != nil {
+				pos = l.c.pos()
+			}
+		}
+		panic(&Error{Kind: ErrInfiniteRecursion, Msg: "infinite recursion encountered", Pos: pos})
+	}
+}
+
+func (ev *Evaluator) tick(pos syntax.Pos) {
+	ev.steps++
+	if ev.steps&0xffff == 0 {
+		if err := ev.ctx.Err(); err != nil {
+			panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: " + err.Error(), Pos: pos})
+		}
+	}
+}
+
+// call1 applies f to one argument; the result is forced.
+func (ev *Evaluator) call1(f, arg *Value, pos syntax.Pos) *Value {
+	if f.kind == KLambda {
+		return ev.callLambda(f, arg, pos)
+	}
+	return ev.callN(f, []*Value{arg}, pos)
+}
+
+// CallFunction is callN for builtins: applies f to args, result forced.
+func (ev *Evaluator) CallFunction(f *Value, args []*Value, pos syntax.Pos) *Value {
+	return ev.callN(f, args, pos)
+}
+
+func (ev *Evaluator) callN(f *Value, args []*Value, pos syntax.Pos) *Value {
+	for len(args) > 0 {
+		ev.force(f)
+		switch f.kind {
+		case KLambda:
+			f = ev.callLambda(f, args[0], pos)
+			args = args[1:]
+		case KPrimOp:
+			op := f.PrimOp()
+			if len(args) < op.Arity {
+				a := append([]*Value(nil), args...)
+				return &Value{kind: KPrimOpApp, p: unsafe.Pointer(&primOpApp{op: op, args: a})}
+			}
+			f = ev.callPrimOp(op, args[:op.Arity], pos)
+			args = args[op.Arity:]
+		case KPrimOpApp:
+			pa := f.primOpApp()
+			need := pa.op.Arity - len(pa.args)
+			if len(args) < need {
+				a := append(append([]*Value(nil), pa.args...), args...)
+				return &Value{kind: KPrimOpApp, p: unsafe.Pointer(&primOpApp{op: pa.op, args: a})}
+			}
+			a := append(append(make([]*Value, 0, pa.op.Arity), pa.args...), args[:need]...)
+			f = ev.callPrimOp(pa.op, a, pos)
+			args = args[need:]
+		case KAttrs:
+			fn, ok := f.Attrs().Get(ev.sFunctor)
+			if !ok {
+				ev.errorAt(pos, "attempt to call something which is not a function but %s", f.TypeName())
+			}
+			g := ev.call1(fn.Val, f, pos)
+			f = ev.call1(g, args[0], pos)
+			args = args[1:]
+		default:
+			ev.errorAt(pos, "attempt to call something which is not a function but %s", f.TypeName())
+		}
+	}
+	ev.force(f)
+	return f
+}
+
+func (ev *Evaluator) callPrimOp(op *PrimOp, args []*Value, pos syntax.Pos) *Value {
+	ev.tick(pos)
+	r := op.Fn(ev, pos, args)
+	ev.force(r)
+	return r
+}
+
+func (ev *Evaluator) lambdaName(lc *lambdaCode) string {
+	if lc.name == "" {
+		return "anonymous lambda"
+	}
+	return "'" + lc.name + "'"
+}
+
+func (ev *Evaluator) callLambda(f, arg *Value, pos syntax.Pos) *Value {
+	lc := f.lambda()
+	ev.depth++
+	if ev.depth > ev.opts.MaxCallDepth {
+		ev.depth = 0
+		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
+	}
+	ev.tick(pos)
+	env := newEnv(f.env(), lc.nslots)
+	if lc.formals == nil {
+		env.vals[0] = arg
+	} else {
+		ev.bindFormals(lc, env, arg, pos)
+	}
+	if ev.opts.ShowTrace {
+		defer func() {
+			if r := recover(); r != nil {
+				if e, ok := r.(*Error); ok {
+					e.Trace = append(e.Trace, Frame{Pos: lc.p, Msg: "while evaluating " + ev.lambdaName(lc)}, Frame{Pos: pos, Msg: "from call site"})
+				}
+				panic(r)
+			}
+		}()
+	}
+	r := lc.body.eval(ev, env)
+	ev.depth--
+	return r
+}
+
+func (ev *Evaluator) bindFormals(lc *lambdaCode, env *Env, arg *Value, pos syntax.Pos) {
+	ev.force(arg)
+	if arg.kind != KAttrs {
+		ev.errorAt(pos, "value is %s while a set was expected", arg.TypeName())
+	}
+	attrs := arg.Attrs()
+	if lc.argName != "" {
+		env.vals[lc.argSlot] = arg
+	}
+	used := 0
+	for i := range lc.fs {
+		fm := &lc.fs[i]
+		if a, ok := attrs.Get(fm.sym); ok {
+			env.vals[i] = a.Val
+			used++
+		} else if fm.def != nil {
+			env.vals[i] = fm.def.get(env)
+		} else {
+			panic(&Error{Msg: fmt.Sprintf("%s at %s called without required argument '%s'", ev.lambdaName(lc), posString(lc.p), fm.name), Pos: pos})
+		}
+	}
+	if !lc.ellipsis && used < attrs.Len() {
+		var names []string
+		for _, x := range lc.fs {
+			names = append(names, x.name)
+		}
+		var bad []string
+		for _, a := range attrs.list {
+			n := ev.syms.Name(a.Name)
+			found := false
+			for _, x := range lc.fs {
+				if x.sym == a.Name {
+					found = true
+				}
+			}
+			if !found {
+				bad = append(bad, n)
+			}
+		}
+		sortStrings(bad)
+		panic(&Error{Msg: fmt.Sprintf("%s at %s called with unexpected argument '%s'", ev.lambdaName(lc), posString(lc.p), bad[0]), Pos: pos, Hint: suggest(bad[0], names)})
+	}
+}
+
+// forceDeep evaluates v and everything reachable from it.
+func (ev *Evaluator) forceDeep(v *Value, pos syntax.Pos) {
+	seen := map[unsafe.Pointer]bool{}
+	var rec func(v *Value)
+	rec = func(v *Value) {
+		ev.force(v)
+		switch v.kind {
+		case KAttrs:
+			if seen[v.p] {
+				return
+			}
+			seen[v.p] = true
+			for _, a := range v.Attrs().list {
+				func() {
+					defer func() {
+						if r := recover(); r != nil {
+							addTrace(r, derefPos(a.Pos), "while evaluating the attribute '"+ev.syms.Name(a.Name)+"'")
+						}
+					}()
+					rec(a.Val)
+				}()
+			}
+		case KList:
+			if v.n == 0 || seen[v.p] {
+				return
+			}
+			seen[v.p] = true
+			for _, e := range v.List() {
+				rec(e)
+			}
+		}
+	}
+	rec(v)
+}
+
+func derefPos(p *syntax.Pos) syntax.Pos {
+	if p == nil {
+		return syntax.Pos{}
+	}
+	return *p
+}
+
+// ---- strings and coercion ----
+
+// strBuf accumulates a string and its context.
+type strBuf struct {
+	b   []byte
+	ctx []string
+}
+
+// coerceOpts controls coerceToString.
+type coerceOpts struct {
+	more        bool // toString semantics: null, bools, numbers, lists
+	copyToStore bool
+}
+
+// CoerceToString converts v as "${v}" (copyToStore) or toString (more).
+func (ev *Evaluator) CoerceToString(pos syntax.Pos, v *Value, more, copyToStore bool) (string, *Context) {
+	var sb strBuf
+	ev.coerce(pos, v, &sb, coerceOpts{more: more, copyToStore: copyToStore})
+	return string(sb.b), NewContext(sb.ctx...)
+}
+
+func (ev *Evaluator) coerce(pos syntax.Pos, v *Value, sb *strBuf, o coerceOpts) {
+	ev.force(v)
+	switch v.kind {
+	case KString:
+		sb.b = append(sb.b, v.Str()...)
+		if c := v.Context(); c != nil {
+			sb.ctx = append(sb.ctx, c.Elems...)
+		}
+		return
+	case KPath:
+		if o.copyToStore {
+			p := ev.copyPathToStore(pos, v.Str())
+			sb.b = append(sb.b, p...)
+			sb.ctx = append(sb.ctx, p)
+		} else {
+			sb.b = append(sb.b, v.Str()...)
+		}
+		return
+	case KAttrs:
+		if f, ok := v.Attrs().Get(ev.sToString); ok {
+			r := ev.call1(f.Val, v, pos)
+			ev.coerce(pos, r, sb, o)
+			return
+		}
+		if p, ok := v.Attrs().Get(ev.sOutPath); ok {
+			ev.coerce(pos, p.Val, sb, o)
+			return
+		}
+	}
+	if o.more {
+		switch v.kind {
+		case KNull:
+			return
+		case KBool:
+			if v.n != 0 {
+				sb.b = append(sb.b, '1')
+			}
+			return
+		case KInt:
+			sb.b = strconv.AppendInt(sb.b, v.n, 10)
+			return
+		case KFloat:
+			sb.b = append(sb.b, fmt.Sprintf("%f", v.Float())...)
+			return
+		case KList:
+			l := v.List()
+			for i, e := range l {
+				ev.coerce(pos, e, sb, o)
+				if i < len(l)-1 && (e.kind != KList || e.n != 0) {
+					sb.b = append(sb.b, ' ')
+				}
+			}
+			return
+		}
+	}
+	ev.errorAt(pos, "cannot coerce %s to a string", v.TypeName())
+}
+
+// ForceString forces v to be a string and returns it with its context.
+func (ev *Evaluator) ForceString(pos syntax.Pos, v *Value) (string, *Context) {
+	ev.force(v)
+	if v.kind != KString {
+		ev.errorAt(pos, "value is %s while a string was expected", v.TypeName())
+	}
+	return v.Str(), v.Context()
+}
+
+// ForceStringNoCtx forces a string that must not have a context.
+func (ev *Evaluator) ForceStringNoCtx(pos syntax.Pos, v *Value) string {
+	s, c := ev.ForceString(pos, v)
+	if !c.Empty() {
+		ev.errorAt(pos, "the string '%s' is not allowed to refer to a store path (such as '%s')", s, c.Elems[0])
+	}
+	return s
+}
+
+// CoerceToPath coerces v to an absolute path string.
+func (ev *Evaluator) CoerceToPath(pos syntax.Pos, v *Value) (string, *Context) {
+	s, c := ev.CoerceToString(pos, v, false, false)
+	if s == "" || s[0] != '/' {
+		ev.errorAt(pos, "string '%s' doesn't represent an absolute path", s)
+	}
+	return s, c
+}
+
+// copyPathToStore implements "${./path}".
+func (ev *Evaluator) copyPathToStore(pos syntax.Pos, p string) string {
+	name := filepath.Base(p)
+	if ev.opts.Store != nil {
+		sp, err := ev.opts.Store.AddPath(name, p, true, nil)
+		if err != nil {
+			ev.errorAt(pos, "%s", err)
+		}
+		return sp
+	}
+	if _, err := os.Lstat(p); err != nil {
+		if os.IsNotExist(err) {
+			ev.errorAt(pos, "path '%s' does not exist", p)
+		}
+		ev.errorAt(pos, "getting status of '%s': %s", p, errnoText(err))
+	}
+	if ev.opts.Paths != nil {
+		sp, err := ev.opts.Paths.ComputePath(name, p, true)
+		if err != nil {
+			ev.errorAt(pos, "%s", err)
+		}
+		return sp
+	}
+	ev.errorAt(pos, "cannot copy '%s' to the store: no store available", p)
+	return ""
+}
+
+func errnoText(err error) string {
+	if pe, ok := err.(*fs.PathError); ok {
+		err = pe.Err
+	}
+	s := err.Error()
+	if s == "" {
+		return s
+	}
+	return strings.ToUpper(s[:1]) + s[1:]
+}
+
+type concatCode struct {
+	force bool
+	parts []code
+	p     syntax.Pos
+}
+
+func (c *concatCode) pos() syntax.Pos { return c.p }
+func (c *concatCode) eval(ev *Evaluator, env *Env) *Value {
+	first := c.parts[0].eval(ev, env)
+	if !c.force && len(c.parts) == 2 {
+		switch first.kind {
+		case KInt, KFloat:
+			return ev.arith('+', first, c.parts[1].eval(ev, env), c.parts[1].pos())
+		}
+	}
+	if !c.force {
+		switch first.kind {
+		case KInt, KFloat:
+			acc := first
+			for _, p := range c.parts[1:] {
+				acc = ev.arith('+', acc, p.eval(ev, env), p.pos())
+			}
+			return acc
+		}
+	}
+	var sb strBuf
+	// `./a/${x}` (ForceString false) builds a path; `"${./a}"` copies the
+	// path to the store.
+	if first.kind == KPath && !c.force {
+		sb.b = append(sb.b, first.Str()...)
+		for _, p := range c.parts[1:] {
+			ev.coerce(p.pos(), p.eval(ev, env), &sb, coerceOpts{})
+		}
+		if len(sb.ctx) > 0 {
+			ev.errorAt(c.p, "a string that refers to a store path cannot be appended to a path")
+		}
+		return MkPath(canonPath(string(sb.b)))
+	}
+	ev.coerce(c.parts[0].pos(), first, &sb, coerceOpts{copyToStore: true})
+	for _, p := range c.parts[1:] {
+		ev.coerce(p.pos(), p.eval(ev, env), &sb, coerceOpts{copyToStore: true})
+	}
+	return MkStringCtx(string(sb.b), NewContext(sb.ctx...))
+}
+
+// canonPath cleans an absolute path like Nix's canonPath.
+func canonPath(p string) string {
+	if p == "" {
+		return "/"
+	}
+	c := filepath.Clean(p)
+	if !strings.HasPrefix(c, "/") {
+		c = "/" + c
+	}
+	return c
+}

@@ -1,0 +1,558 @@
+package eval
+
+import (
+	"sort"
+	"strings"
+	"unsafe"
+
+	"github.com/onix-dev/onix/internal/eval/syntax"
+)
+
+func unsafePtr[T any](p *T) unsafe.Pointer { return unsafe.Pointer(p) }
+
+type constCode struct {
+	v *Value
+	p syntax.Pos
+}
+
+func (c *constCode) eval(*Evaluator, *Env) *Value { return c.v }
+func (c *constCode) pos() syntax.Pos              { return c.p }
+
+type varCode struct {
+	depth, slot int
+	name        string
+	p           syntax.Pos
+}
+
+func (c *varCode) cell(env *Env) *Value {
+	for i := c.depth; i > 0; i-- {
+		env = env.up
+	}
+	return env.vals[c.slot]
+}
+
+func (c *varCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.cell(env)
+	if v.kind >= KThunk {
+		ev.forceSlow(v, c.p)
+	}
+	return v
+}
+func (c *varCode) pos() syntax.Pos { return c.p }
+
+type withVarCode struct {
+	sym   Symbol
+	name  string
+	withs []int // env depths of enclosing with scopes, innermost first
+	p     syntax.Pos
+}
+
+func (c *withVarCode) eval(ev *Evaluator, env *Env) *Value {
+	e := env
+	d := 0
+	for _, w := range c.withs {
+		for ; d < w; d++ {
+			e = e.up
+		}
+		attrs := e.vals[0]
+		ev.force(attrs)
+		if attrs.kind != KAttrs {
+			ev.errorAt(c.p, "value is %s while a set was expected", attrs.TypeName())
+		}
+		if a, ok := attrs.Attrs().Get(c.sym); ok {
+			ev.force(a.Val)
+			return a.Val
+		}
+	}
+	ev.errorAt(c.p, "undefined variable '%s'", c.name)
+	return nil
+}
+func (c *withVarCode) pos() syntax.Pos { return c.p }
+
+type attrName struct {
+	sym  Symbol
+	name string
+	dyn  code
+	p    syntax.Pos
+}
+
+func (ev *Evaluator) attrNameSym(a *attrName, env *Env) Symbol {
+	if a.dyn == nil {
+		return a.sym
+	}
+	v := a.dyn.eval(ev, env)
+	if v.kind != KString {
+		ev.errorAt(a.p, "value is %s while a string was expected", v.TypeName())
+	}
+	return ev.syms.Intern(v.Str())
+}
+
+func (ev *Evaluator) showAttrPath(path []attrName, env *Env) string {
+	var parts []string
+	for i := range path {
+		if path[i].dyn == nil {
+			parts = append(parts, path[i].name)
+		} else {
+			parts = append(parts, "\"${...}\"")
+		}
+	}
+	return strings.Join(parts, ".")
+}
+
+type selectCode struct {
+	e    code
+	path []attrName
+	def  code
+	p    syntax.Pos
+}
+
+func (c *selectCode) pos() syntax.Pos { return c.p }
+
+func (c *selectCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.e.eval(ev, env)
+	var pos2 *syntax.Pos
+	defer func() {
+		if pos2 != nil {
+			if r := recover(); r != nil {
+				p := *pos2
+				addTrace(r, p, "while evaluating the attribute '"+ev.showAttrPath(c.path, env)+"'")
+			}
+		}
+	}()
+	for i := range c.path {
+		sym := ev.attrNameSym(&c.path[i], env)
+		ev.force(v)
+		if v.kind != KAttrs {
+			if c.def != nil {
+				pos2 = nil
+				return c.def.eval(ev, env)
+			}
+			ev.errorAt(c.p, "value is %s while a set was expected", v.TypeName())
+		}
+		a, ok := v.Attrs().Get(sym)
+		if !ok {
+			if c.def != nil {
+				pos2 = nil
+				return c.def.eval(ev, env)
+			}
+			ev.missingAttr(c.p, sym, v.Attrs())
+		}
+		v = a.Val
+		pos2 = a.Pos
+		if pos2 == nil {
+			pos2 = &c.p
+		}
+	}
+	ev.force(v)
+	return v
+}
+
+func (ev *Evaluator) missingAttr(pos syntax.Pos, sym Symbol, a *Attrs) {
+	var names []string
+	for _, x := range a.list {
+		names = append(names, ev.syms.Name(x.Name))
+	}
+	panic(&Error{Msg: "attribute '" + ev.syms.Name(sym) + "' missing", Pos: pos, Hint: suggest(ev.syms.Name(sym), names)})
+}
+
+type hasAttrCode struct {
+	e    code
+	path []attrName
+	p    syntax.Pos
+}
+
+func (c *hasAttrCode) pos() syntax.Pos { return c.p }
+func (c *hasAttrCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.e.eval(ev, env)
+	for i := range c.path {
+		sym := ev.attrNameSym(&c.path[i], env)
+		ev.force(v)
+		if v.kind != KAttrs {
+			return valFalse
+		}
+		a, ok := v.Attrs().Get(sym)
+		if !ok {
+			return valFalse
+		}
+		v = a.Val
+	}
+	return valTrue
+}
+
+type staticBind struct {
+	sym   Symbol
+	pos   *syntax.Pos
+	l     *lazy
+	outer bool
+}
+
+type dynBind struct {
+	name code
+	l    *lazy
+	pos  *syntax.Pos
+}
+
+type attrsCode struct {
+	rec     bool
+	static  []staticBind
+	dynamic []dynBind
+	sorted  bool
+	p       syntax.Pos
+}
+
+func (c *attrsCode) pos() syntax.Pos { return c.p }
+
+func (c *attrsCode) sortStatic() {
+	sort.SliceStable(c.static, func(i, j int) bool { return c.static[i].sym < c.static[j].sym })
+	c.sorted = true
+}
+
+func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
+	inner := env
+	if c.rec {
+		inner = newEnv(env, len(c.static))
+	}
+	l := make([]Attr, len(c.static), len(c.static)+len(c.dynamic))
+	for i := range c.static {
+		b := &c.static[i]
+		var v *Value
+		if c.rec && !b.outer {
+			v = b.l.get(inner)
+		} else {
+			v = b.l.get(env)
+		}
+		if c.rec {
+			inner.vals[i] = v
+		}
+		l[i] = Attr{Name: b.sym, Val: v, Pos: b.pos}
+	}
+	if c.sorted {
+		return MkAttrs(&Attrs{list: l})
+	}
+	if c.rec {
+		l = ev.applyOverrides(c, inner, l)
+	}
+	for i := range c.dynamic {
+		d := &c.dynamic[i]
+		nv := d.name.eval(ev, inner)
+		if nv.kind == KNull {
+			continue
+		}
+		if nv.kind != KString {
+			ev.errorAt(*d.pos, "value is %s while a string was expected", nv.TypeName())
+		}
+		sym := ev.syms.Intern(nv.Str())
+		for j := range l {
+			if l[j].Name == sym {
+				ev.errorAt(*d.pos, "dynamic attribute '%s' already defined at %s", nv.Str(), posString(*l[j].Pos))
+			}
+		}
+		l = append(l, Attr{Name: sym, Val: d.l.get(inner), Pos: d.pos})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	return MkAttrs(&Attrs{list: l})
+}
+
+// applyOverrides implements the `__overrides` attribute of rec sets: its
+// attributes replace (also for the recursive scope) or extend the set.
+func (ev *Evaluator) applyOverrides(c *attrsCode, inner *Env, l []Attr) []Attr {
+	sOv := ev.syms.Intern("__overrides")
+	idx := -1
+	for i := range c.static {
+		if c.static[i].sym == sOv {
+			idx = i
+		}
+	}
+	if idx < 0 {
+		return l
+	}
+	ov := l[idx].Val
+	func() {
+		defer func() {
+			if r := recover(); r != nil {
+				addTrace(r, derefPos(l[idx].Pos), "while evaluating the `__overrides` attribute")
+			}
+		}()
+		ev.force(ov)
+		if ov.kind != KAttrs {
+			ev.errorAt(derefPos(l[idx].Pos), "expected a set but found %s", ov.TypeName())
+		}
+	}()
+	for _, a := range ov.Attrs().list {
+		found := false
+		for i := range c.static {
+			if c.static[i].sym == a.Name {
+				l[i] = a
+				inner.vals[i] = a.Val
+				found = true
+			}
+		}
+		if !found {
+			l = append(l, a)
+		}
+	}
+	return l
+}
+
+type listCode struct {
+	elems []*lazy
+	p     syntax.Pos
+}
+
+func (c *listCode) pos() syntax.Pos { return c.p }
+func (c *listCode) eval(ev *Evaluator, env *Env) *Value {
+	out := make([]*Value, len(c.elems))
+	for i, l := range c.elems {
+		out[i] = l.get(env)
+	}
+	return MkList(out)
+}
+
+type formal struct {
+	sym  Symbol
+	name string
+	def  *lazy
+}
+
+type lambdaCode struct {
+	p        syntax.Pos
+	name     string
+	argName  string
+	formals  *syntax.Formals
+	fs       []formal
+	ellipsis bool
+	argSlot  int
+	nslots   int
+	body     code
+}
+
+func (c *lambdaCode) pos() syntax.Pos { return c.p }
+func (c *lambdaCode) eval(ev *Evaluator, env *Env) *Value {
+	return &Value{kind: KLambda, p: unsafe.Pointer(env), q: unsafe.Pointer(c)}
+}
+
+type callCode struct {
+	fn   code
+	args []*lazy
+	p    syntax.Pos
+}
+
+func (c *callCode) pos() syntax.Pos { return c.p }
+func (c *callCode) eval(ev *Evaluator, env *Env) *Value {
+	f := c.fn.eval(ev, env)
+	if len(c.args) == 1 {
+		return ev.call1(f, c.args[0].get(env), c.p)
+	}
+	var buf [4]*Value
+	args := buf[:0]
+	for _, a := range c.args {
+		args = append(args, a.get(env))
+	}
+	return ev.callN(f, args, c.p)
+}
+
+type letBind struct {
+	outer bool
+	l     *lazy
+}
+
+type letCode struct {
+	binds []letBind
+	body  code
+	p     syntax.Pos
+}
+
+func (c *letCode) pos() syntax.Pos { return c.p }
+func (c *letCode) eval(ev *Evaluator, env *Env) *Value {
+	inner := newEnv(env, len(c.binds))
+	for i := range c.binds {
+		if c.binds[i].outer {
+			inner.vals[i] = c.binds[i].l.get(env)
+		} else {
+			inner.vals[i] = c.binds[i].l.get(inner)
+		}
+	}
+	return c.body.eval(ev, inner)
+}
+
+type withCode struct {
+	attrs *lazy
+	body  code
+	p     syntax.Pos
+}
+
+func (c *withCode) pos() syntax.Pos { return c.p }
+func (c *withCode) eval(ev *Evaluator, env *Env) *Value {
+	inner := newEnv(env, 1)
+	inner.vals[0] = c.attrs.get(env)
+	return c.body.eval(ev, inner)
+}
+
+type ifCode struct {
+	cond, then, els code
+	p               syntax.Pos
+}
+
+func (c *ifCode) pos() syntax.Pos { return c.p }
+func (c *ifCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.cond.eval(ev, env)
+	if v.kind != KBool {
+		ev.errorAt(c.cond.pos(), "value is %s while a Boolean was expected", v.TypeName())
+	}
+	if v.n != 0 {
+		return c.then.eval(ev, env)
+	}
+	return c.els.eval(ev, env)
+}
+
+type assertCode struct {
+	cond, body code
+	src        syntax.Expr
+	p          syntax.Pos
+}
+
+func (c *assertCode) pos() syntax.Pos { return c.p }
+func (c *assertCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.cond.eval(ev, env)
+	if v.kind != KBool {
+		ev.errorAt(c.cond.pos(), "value is %s while a Boolean was expected", v.TypeName())
+	}
+	if v.n == 0 {
+		panic(&Error{Kind: ErrAssertion, Msg: "assertion '" + showExpr(c.src) + "' failed", Pos: c.p})
+	}
+	return c.body.eval(ev, env)
+}
+
+type notCode struct {
+	e code
+	p syntax.Pos
+}
+
+func (c *notCode) pos() syntax.Pos { return c.p }
+func (c *notCode) eval(ev *Evaluator, env *Env) *Value {
+	v := c.e.eval(ev, env)
+	if v.kind != KBool {
+		ev.errorAt(c.e.pos(), "value is %s while a Boolean was expected", v.TypeName())
+	}
+	return MkBool(v.n == 0)
+}
+
+type binCode struct {
+	op   syntax.Op
+	l, r code
+	p    syntax.Pos
+}
+
+func (c *binCode) pos() syntax.Pos { return c.p }
+func (c *binCode) eval(ev *Evaluator, env *Env) *Value {
+	switch c.op {
+	case syntax.OpEq:
+		return MkBool(ev.Equal(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
+	case syntax.OpNEq:
+		return MkBool(!ev.Equal(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
+	case syntax.OpAnd, syntax.OpOr, syntax.OpImpl:
+		l := c.l.eval(ev, env)
+		if l.kind != KBool {
+			ev.errorAt(c.l.pos(), "value is %s while a Boolean was expected", l.TypeName())
+		}
+		switch {
+		case c.op == syntax.OpAnd && l.n == 0:
+			return valFalse
+		case c.op == syntax.OpOr && l.n != 0:
+			return valTrue
+		case c.op == syntax.OpImpl && l.n == 0:
+			return valTrue
+		}
+		r := c.r.eval(ev, env)
+		if r.kind != KBool {
+			ev.errorAt(c.r.pos(), "value is %s while a Boolean was expected", r.TypeName())
+		}
+		return r
+	case syntax.OpUpdate:
+		l := c.l.eval(ev, env)
+		if l.kind != KAttrs {
+			ev.errorAt(c.l.pos(), "value is %s while a set was expected", l.TypeName())
+		}
+		r := c.r.eval(ev, env)
+		if r.kind != KAttrs {
+			ev.errorAt(c.r.pos(), "value is %s while a set was expected", r.TypeName())
+		}
+		return updateAttrs(l, r)
+	case syntax.OpConcatLists:
+		l := c.l.eval(ev, env)
+		if l.kind != KList {
+			ev.errorAt(c.l.pos(), "value is %s while a list was expected", l.TypeName())
+		}
+		r := c.r.eval(ev, env)
+		if r.kind != KList {
+			ev.errorAt(c.r.pos(), "value is %s while a list was expected", r.TypeName())
+		}
+		if l.n == 0 {
+			return r
+		}
+		if r.n == 0 {
+			return l
+		}
+		out := make([]*Value, 0, l.n+r.n)
+		out = append(append(out, l.List()...), r.List()...)
+		return MkList(out)
+	}
+	ev.errorAt(c.p, "internal error: bad operator")
+	return nil
+}
+
+// updateAttrs implements a // b.
+func updateAttrs(a, b *Value) *Value {
+	la, lb := a.Attrs().list, b.Attrs().list
+	if len(lb) == 0 {
+		return a
+	}
+	if len(la) == 0 {
+		return b
+	}
+	out := make([]Attr, 0, len(la)+len(lb))
+	i, j := 0, 0
+	for i < len(la) && j < len(lb) {
+		switch {
+		case la[i].Name < lb[j].Name:
+			out = append(out, la[i])
+			i++
+		case la[i].Name > lb[j].Name:
+			out = append(out, lb[j])
+			j++
+		default:
+			out = append(out, lb[j])
+			i++
+			j++
+		}
+	}
+	out = append(out, la[i:]...)
+	out = append(out, lb[j:]...)
+	return MkAttrs(&Attrs{list: out})
+}
+
+type curPosCode struct{ p syntax.Pos }
+
+func (c *curPosCode) pos() syntax.Pos                     { return c.p }
+func (c *curPosCode) eval(ev *Evaluator, env *Env) *Value { return ev.posValue(c.p) }
+
+// posValue returns { file, line, column } for p (null if invalid).
+func (ev *Evaluator) posValue(p syntax.Pos) *Value {
+	if !p.IsValid() {
+		return valNull
+	}
+	return ev.mkAttrsFromMap(map[string]*Value{
+		"file":   MkString(p.File.Name),
+		"line":   MkInt(int64(p.Line)),
+		"column": MkInt(int64(p.Col)),
+	})
+}
+
+// mkAttrsFromMap builds a set from names to values.
+func (ev *Evaluator) mkAttrsFromMap(m map[string]*Value) *Value {
+	l := make([]Attr, 0, len(m))
+	for k, v := range m {
+		l = append(l, Attr{Name: ev.syms.Intern(k), Val: v})
+	}
+	return MkAttrs(newAttrs(l))
+}
