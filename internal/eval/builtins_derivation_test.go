@@ -165,16 +165,16 @@ func TestDerivationWrapperAndContexts(t *testing.T) {
 
 func TestDerivationErrors(t *testing.T) {
 	cases := map[string]string{
-		`derivationStrict { name = "a"; system = "s"; }`:                                              "required attribute 'builder' missing",
-		`derivationStrict { name = "a"; builder = "b"; }`:                                             "required attribute 'system' missing",
-		`derivationStrict { name = "a.drv"; builder = "b"; system = "s"; }`:                           "not allowed to end in '.drv'",
-		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputs = ["a" "a"]; }`:          "duplicate derivation output 'a'",
-		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputs = []; }`:                 "empty set of outputs",
-		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputHashMode = "x"; }`:         "invalid value 'x' for 'outputHashMode'",
-		`derivationStrict { name = "a"; builder = "b"; system = "s"; __contentAddressed = true; }`:    "ca-derivations",
+		`derivationStrict { name = "a"; system = "s"; }`:                                                                                                             "required attribute 'builder' missing",
+		`derivationStrict { name = "a"; builder = "b"; }`:                                                                                                            "required attribute 'system' missing",
+		`derivationStrict { name = "a.drv"; builder = "b"; system = "s"; }`:                                                                                          "not allowed to end in '.drv'",
+		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputs = ["a" "a"]; }`:                                                                         "duplicate derivation output 'a'",
+		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputs = []; }`:                                                                                "empty set of outputs",
+		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputHashMode = "x"; }`:                                                                        "invalid value 'x' for 'outputHashMode'",
+		`derivationStrict { name = "a"; builder = "b"; system = "s"; __contentAddressed = true; }`:                                                                   "ca-derivations",
 		`derivationStrict { name = "a"; builder = "b"; system = "s"; outputs = ["out" "dev"]; outputHash = "sha256-47DEQpj8HBSa+/TImW+5JCeuQeRkm5NMpJWZG3hSuFU="; }`: "multiple outputs are not supported",
-		`builtins.toFile "x" "${(derivation { name = "a"; builder = "b"; system = "s"; }).drvPath}"`: "may not reference derivations",
-		`builtins.path { path = ./.; bogus = 1; }`:                                                    "unsupported argument 'bogus'",
+		`builtins.toFile "x" "${(derivation { name = "a"; builder = "b"; system = "s"; }).drvPath}"`:                                                                 "may not reference derivations",
+		`builtins.path { path = ./.; bogus = 1; }`:                                                                                                                   "unsupported argument 'bogus'",
 	}
 	for expr, want := range cases {
 		ev := New(context.Background(), Options{Paths: ReadOnlyPaths{}, Stderr: io.Discard})
