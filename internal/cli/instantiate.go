@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/debug"
@@ -13,6 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/onix-dev/onix/internal/eval"
+	"github.com/onix-dev/onix/internal/modules"
 )
 
 // tuneRuntime prepares the process for a batch evaluation: deep Nix
@@ -132,7 +134,13 @@ func evalOptions(include []string, showTrace bool, stderr io.Writer) eval.Option
 		sd = "/nix/store"
 	}
 	return eval.Options{SearchPath: searchPath(include), ShowTrace: showTrace, Stderr: stderr,
-		StoreDir: sd, Paths: eval.ReadOnlyPaths{StoreDir: sd}}
+		StoreDir: sd, Paths: eval.ReadOnlyPaths{StoreDir: sd}, FS: builtinFS()}
+}
+
+// builtinFS is what onix carries inside its binary for Nix code: <onix/lib>,
+// the module system.
+func builtinFS() map[string]fs.FS {
+	return map[string]fs.FS{"onix": modules.FS()}
 }
 
 func searchPath(include []string) []string {
@@ -152,7 +160,7 @@ func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout,
 		fmt.Fprintf(stderr, "error: %v\nTry 'nix-instantiate --help' for more information.\n", err)
 		return 1
 	}
-	evOpts := eval.Options{SearchPath: searchPath(o.include), ShowTrace: o.showTrace, Stderr: stderr}
+	evOpts := eval.Options{SearchPath: searchPath(o.include), ShowTrace: o.showTrace, Stderr: stderr, FS: builtinFS()}
 	if err := xo.setup(ctx, o.evalOnly || o.parseOnly, &evOpts); err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1

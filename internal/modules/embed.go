@@ -12,6 +12,10 @@ import (
 //go:embed lib
 var libFiles embed.FS
 
+// FS returns the embedded tree as the search-path entry "onix" sees it:
+// lib/default.nix is <onix/lib>.
+func FS() fs.FS { return libFiles }
+
 // LibFS returns the library's files, rooted at the lib directory (so
 // "default.nix" is at the top level).
 func LibFS() fs.FS {

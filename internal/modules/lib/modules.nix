@@ -492,16 +492,18 @@ let
   #   decls: [ { _file; options = <attrset of declarations>; } ]
   #   defs:  [ { file; value = <attrset of definitions, properties pushed down>; } ]
   # Returns { options; config; unmatched; }.
-  mergeLevel = prefix: decls: defs:
-    let
-      declsByName = zipAttrsWith (n: v: v) (map (decl:
+  mergeLevel = prefix: decls: mergeLevelWith prefix (zipAttrsWith (n: v: v) (map (decl:
         let o = decl.options; in
         if isAttrs o then mapAttrs (n: opt: { inherit (decl) _file; options = opt; }) o
         else throw ''
           An option declaration for `${concatStringsSep "." prefix}' has type
           `${typeOf o}' rather than an attribute set.
           Did you mean to define this outside of `options'?
-        '') decls);
+        '') decls));
+
+  # mergeLevel with the declarations already grouped by name.
+  mergeLevelWith = prefix: declsByName: defs:
+    let
 
       defsByName = zipAttrsWith (n: v: v) (map (def:
         let c = def.value; in
@@ -527,6 +529,12 @@ let
         let decl = head ds; in
         if tail ds == [ ] && decl.options._type or null == "option" then
           singleOption (prefix ++ [ name ]) decl ds (defsByName.${name} or [ ])
+        else if name == "_module" && tail ds == [ ] && decl._file == "lib/modules.nix" then
+          # only the internal module declares _module.*: its declarations
+          # are grouped once per lib
+          mergeLevelWith (prefix ++ [ name ])
+            (if decl.options == internalOptionsTop._module then internalDeclsTop else internalDeclsSub)
+            (pushDown (defsByName.${name} or [ ]))
         else
           let
             loc = prefix ++ [ name ];
@@ -596,6 +604,9 @@ let
     };
   internalOptionsTop = internalOptionsFor false;
   internalOptionsSub = internalOptionsFor true;
+  internalDeclsFor = options: mapAttrs (n: opt: [ { _file = "lib/modules.nix"; options = opt; } ]) options._module;
+  internalDeclsTop = internalDeclsFor internalOptionsTop;
+  internalDeclsSub = internalDeclsFor internalOptionsSub;
 
   evalModules = evalModulesArgs: (evalModulesImpl evalModulesArgs).result;
 
