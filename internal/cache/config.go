@@ -14,12 +14,15 @@ import (
 	"strings"
 )
 
-// Default values of the settings this package reads. They match Nix 2.8's
-// compiled-in defaults so that an onix without a config file behaves like a
-// Nix without one.
+// Default values of the settings this package reads. Unlike Nix 2.8, whose
+// compiled-in default substituter is https://cache.nixos.org/, onix has no
+// substituter until the configuration names one: a fleet tool should not
+// contact a third-party host that nobody configured (and tests must never
+// reach beyond loopback). NixOSCacheKey is there for configs that opt in.
 const (
-	DefaultSubstituters      = "https://cache.nixos.org/"
-	DefaultTrustedPublicKeys = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
+	DefaultSubstituters      = ""
+	DefaultTrustedPublicKeys = ""
+	NixOSCacheKey            = "cache.nixos.org-1:6NCHdD59X431o0gWypbMrAURkbJ16ZPMQFGspcDShjY="
 	DefaultHTTPConnections   = 25
 )
 

@@ -349,13 +349,44 @@ func makeResultLink(st *store.Store, link, p string) error {
 	return nil
 }
 
-// instantiateForBuild evaluates file (with -A/--arg/-I) to derivations.
-// This is the single wiring point to the evaluator: internal/eval cannot
-// instantiate derivations into a store yet.
+// instantiateForBuild evaluates file (with -A/--arg/-I) to derivations,
+// writing their .drv files and sources into st, and returns one build
+// request per derivation found, for the output the value selects (like
+// nix-build, which realises drvPath!outputName).
 func instantiateForBuild(ctx context.Context, st *store.Store, file string, o *buildArgs) ([]build.Request, error) {
-	_ = ctx
-	_ = st
-	return nil, fmt.Errorf("cannot build '%s': evaluating Nix files to derivations is not available yet; pass .drv store paths (e.g. from nix-instantiate)", file)
+	opts := evalOptions(o.include, false, io.Discard)
+	opts.StoreDir = string(st.StoreDir())
+	opts.Store = &evalStore{ctx: ctx, st: st}
+	ev := eval.New(ctx, opts)
+	v, err := ev.EvalFile(file)
+	if err != nil {
+		return nil, err
+	}
+	paths := o.attrPaths
+	if len(paths) == 0 {
+		paths = []string{""}
+	}
+	var reqs []build.Request
+	for _, ap := range paths {
+		r, err := ev.SelectAttrPath(v, ap, o.args)
+		if err != nil {
+			return nil, err
+		}
+		if r, err = ev.AutoCall(r, o.args); err != nil {
+			return nil, err
+		}
+		drvs, err := ev.CollectDerivations(r)
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range drvs {
+			reqs = append(reqs, build.Request{Path: d.DrvPath, Outputs: []string{d.OutputName}})
+		}
+	}
+	if len(reqs) == 0 {
+		return nil, fmt.Errorf("%s does not evaluate to any derivation", file)
+	}
+	return reqs, nil
 }
 
 func newRealiseCmd() *cobra.Command {

@@ -49,7 +49,7 @@ type Options struct {
 	Paths PathComputer
 	// StoreDir is the store directory (default /nix/store).
 	StoreDir string
-	// MaxCallDepth bounds nested function calls (default 100000).
+	// MaxCallDepth bounds nested function calls (default 10000, as Nix's max-call-depth).
 	MaxCallDepth int
 	// ShowTrace is kept for callers; frames are always collected.
 	ShowTrace bool
@@ -88,7 +88,7 @@ type Evaluator struct {
 // New creates an evaluator.
 func New(ctx context.Context, opts Options) *Evaluator {
 	if opts.MaxCallDepth == 0 {
-		opts.MaxCallDepth = 100000
+		opts.MaxCallDepth = 10000
 	}
 	if opts.StoreDir == "" {
 		opts.StoreDir = "/nix/store"

@@ -18,7 +18,7 @@ rec {
         in
         if depthLimit != null && (depth > depthLimit || (depth == depthLimit && !(isAttrs v || isList v))) then "\"<unevaluated>\""
         else if isInt v then toString v
-        else if isFloat v then toJSON v
+        else if isFloat v then builtins.toJSON v
         else if isString v then
           let
             lines = filter (l: !isList l) (split "\n" v);
@@ -105,6 +105,6 @@ rec {
     { globalSection, sections ? { } }:
     (if globalSection == { } then "" else (toKeyValue { inherit mkKeyValue listsAsDuplicateKeys; } globalSection) + "\n")
     + (toINI { inherit mkSectionName mkKeyValue listsAsDuplicateKeys; } sections);
-  toJSON = { }: toJSON;
-  toYAML = { }: toJSON;
+  toJSON = { }: builtins.toJSON;
+  toYAML = { }: builtins.toJSON;
 }

@@ -118,7 +118,6 @@ let
     let
       load = loadModule class args;
       mkNodes = parentFile: parentKey: items:
-        if items == [ ] then [ ] else
         genList (i:
           let
             loaded = load parentFile "${parentKey}:anon-${toString (i + 1)}" (elemAt items i);
@@ -126,7 +125,7 @@ let
           in {
             key = module.key;
             inherit module;
-            children = mkNodes module._file module.key module.imports;
+            children = if module.imports == [ ] then [ ] else mkNodes module._file module.key module.imports;
           }) (length items);
       roots = mkNodes unknownModule "" initialModules;
       closure = genericClosure { startSet = roots; operator = n: n.children; };
@@ -492,7 +491,12 @@ let
   #   decls: [ { _file; options = <attrset of declarations>; } ]
   #   defs:  [ { file; value = <attrset of definitions, properties pushed down>; } ]
   # Returns { options; config; unmatched; }.
-  mergeLevel = prefix: decls: mergeLevelWith prefix (zipAttrsWith (n: v: v) (map (decl:
+  mergeLevel = prefix: decls: mergeLevelWith prefix (
+      if tail decls == [ ] then
+        let decl = head decls; o = decl.options; in
+        if isAttrs o then mapAttrs (n: opt: [ { inherit (decl) _file; options = opt; } ]) o
+        else declarationShapeError prefix o
+      else zipAttrsWith (n: v: v) (map (decl:
         let o = decl.options; in
         if isAttrs o then mapAttrs (n: opt: { inherit (decl) _file; options = opt; }) o
         else throw ''
@@ -501,22 +505,36 @@ let
           Did you mean to define this outside of `options'?
         '') decls));
 
+  declarationShapeError = prefix: o: throw ''
+    An option declaration for `${concatStringsSep "." prefix}' has type
+    `${typeOf o}' rather than an attribute set.
+    Did you mean to define this outside of `options'?
+  '';
+
+  definitionShapeError = prefix: def: throw ''
+    In module `${def.file}', you're trying to define a value of type `${typeOf def.value}'
+    rather than an attribute set for the option
+    `${concatStringsSep "." prefix}'!
+
+    This usually happens if `${concatStringsSep "." prefix}' has option
+    definitions inside that are not matched. Please check how to properly define
+    this option by e.g. referring to `man 5 configuration.nix'!
+  '';
+
   # mergeLevel with the declarations already grouped by name.
   mergeLevelWith = prefix: declsByName: defs:
     let
 
-      defsByName = zipAttrsWith (n: v: v) (map (def:
-        let c = def.value; in
-        if isAttrs c then mapAttrs (n: value: { inherit (def) file; inherit value; }) c
-        else throw ''
-          In module `${def.file}', you're trying to define a value of type `${typeOf c}'
-          rather than an attribute set for the option
-          `${concatStringsSep "." prefix}'!
-
-          This usually happens if `${concatStringsSep "." prefix}' has option
-          definitions inside that are not matched. Please check how to properly define
-          this option by e.g. referring to `man 5 configuration.nix'!
-        '') defs);
+      defsByName =
+        if defs == [ ] then { }
+        else if tail defs == [ ] then
+          let def = head defs; c = def.value; in
+          if isAttrs c then mapAttrs (n: value: [ { inherit (def) file; inherit value; } ]) c
+          else definitionShapeError prefix def
+        else zipAttrsWith (n: v: v) (map (def:
+          let c = def.value; in
+          if isAttrs c then mapAttrs (n: value: { inherit (def) file; inherit value; }) c
+          else definitionShapeError prefix def) defs);
 
       pushDown = defs:
         if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) defs then defs
@@ -568,7 +586,7 @@ let
     let
       r = mergeLevel prefix modules (concatMap (m:
         let c = m.config; in
-        if isPlain c then [ { file = m._file; value = c; } ]
+        if !(isAttrs c && propertyTags ? ${c._type or "-"}) then [ { file = m._file; value = c; } ]
         else map (value: { file = m._file; inherit value; }) (pushDownProperties c)) modules);
     in {
       matchedOptions = r.options;

@@ -562,6 +562,21 @@ let
       let
         nameDefault = nameDefaultModule;
         nModules = length modules;
+        # The type's own modules, with attribute-set modules that were
+        # located by their declaration (the usual `types.submodule { ... }`)
+        # loaded once per type instead of once per value. Keys are the ones
+        # they get at their position in every evaluation below.
+        preparedModules = genList (i:
+          let
+            m = elemAt modules i;
+            key = ":anon-${toString (i + 2)}";
+            c = head m.imports;
+          in
+          if isAttrs m && m ? __locatedModule && tail m.imports == [ ] && isAttrs c && !(c ? _type) && !(c ? __canonicalModule)
+          then canonicalModule m._file key [
+            (lib.modules.unifyModuleSyntax m._file "${key}:anon-1" c // { __canonicalModule = true; })
+          ] { }
+          else m) nModules;
         base = lib.modules.evalModules {
           inherit class specialArgs;
           modules = [ nameDefault ] ++ modules;
@@ -590,7 +605,7 @@ let
             # they would get from their position (":anon-N")
             # (the `name` definition takes the place of the "‹name›"
             # default, which it would override anyway)
-            modules = [ (canonicalModule unknownFile ":anon-1" [ ] { _module.args.name = lib.last loc; }) ] ++ modules
+            modules = [ (canonicalModule unknownFile ":anon-1" [ ] { _module.args.name = lib.last loc; }) ] ++ preparedModules
               ++ genList (i:
                 let
                   def = elemAt defs i;
