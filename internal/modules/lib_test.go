@@ -51,6 +51,11 @@ func TestLibFS(t *testing.T) {
 	}
 }
 
+// TestConformanceCases runs the 86 cases twice: with real Nix evaluating our
+// lib (the lib's behaviour against Nix's own evaluator) and with onix
+// evaluating <onix/lib> from its binary (what users run). With
+// ONIX_MODULES_EVALUATOR set, only that evaluator runs; NIXPKGS_LIB (a
+// nixpkgs lib/ directory) adds a run of onix with the real nixpkgs lib.
 func TestConformanceCases(t *testing.T) {
 	casesDir, err := filepath.Abs(filepath.Join("..", "..", "..", "shared", "testdata", "modules"))
 	if err != nil {
@@ -59,22 +64,43 @@ func TestConformanceCases(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(casesDir, "eval.nix")); err != nil {
 		t.Skipf("skipping: conformance cases not found at %s (%v)", casesDir, err)
 	}
-	evaluator := strings.Fields(os.Getenv("ONIX_MODULES_EVALUATOR"))
-	if len(evaluator) == 0 {
-		evaluator = []string{"nix-instantiate"}
+	libDir, err := filepath.Abs("lib")
+	if err != nil {
+		t.Fatal(err)
 	}
+	if ev := strings.Fields(os.Getenv("ONIX_MODULES_EVALUATOR")); len(ev) > 0 {
+		libExpr := os.Getenv("ONIX_MODULES_LIB")
+		if libExpr == "" {
+			libExpr = "import " + libDir
+		}
+		runCases(t, casesDir, ev, libExpr)
+		return
+	}
+	t.Run("nix-instantiate", func(t *testing.T) {
+		if _, err := exec.LookPath("nix-instantiate"); err != nil {
+			t.Skip("skipping: nix-instantiate not on PATH (apt-get install nix-bin)")
+		}
+		runCases(t, casesDir, []string{"nix-instantiate"}, "import "+libDir)
+	})
+	onix := filepath.Join(t.TempDir(), "onix")
+	build := exec.Command("go", "build", "-o", onix, "github.com/onix-dev/onix/cmd/onix")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("building onix: %v\n%s", err, out)
+	}
+	t.Run("onix", func(t *testing.T) {
+		runCases(t, casesDir, []string{onix, "instantiate"}, "import <onix/lib>")
+	})
+	if nixpkgsLib := os.Getenv("NIXPKGS_LIB"); nixpkgsLib != "" {
+		t.Run("onix-nixpkgs-lib", func(t *testing.T) {
+			runCases(t, casesDir, []string{onix, "instantiate"}, "import "+nixpkgsLib)
+		})
+	}
+}
+
+func runCases(t *testing.T, casesDir string, evaluator []string, libExpr string) {
 	if _, err := exec.LookPath(evaluator[0]); err != nil {
 		t.Skipf("skipping: evaluator %q not available: %v", evaluator[0], err)
 	}
-	libExpr := os.Getenv("ONIX_MODULES_LIB")
-	if libExpr == "" {
-		libDir, err := filepath.Abs("lib")
-		if err != nil {
-			t.Fatal(err)
-		}
-		libExpr = "import " + libDir
-	}
-
 	entries, err := os.ReadDir(casesDir)
 	if err != nil {
 		t.Fatal(err)

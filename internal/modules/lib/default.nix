@@ -42,7 +42,7 @@ let
       zip = attrsets.zipAttrsWith (n: v: v);
       replaceString = from: to: builtins.replaceStrings [ from ] [ to ];
       concatMapAttrsStringSep = sep: f: attrs: builtins.concatStringsSep sep (attrsets.mapAttrsToList f attrs);
-      getExe = x: getExe' x (x.meta.mainProgram or (strings.getName x));
+      getExe = x: lib.getExe' x (x.meta.mainProgram or (strings.getName x));
       getExe' = x: y: "${attrsets.getBin x}/bin/${y}";
       setPrio = priority: modules.mkOverride priority;
       lowPrio = drv: drv // { meta = (drv.meta or { }) // { priority = 10; }; };

@@ -551,7 +551,7 @@ let
           # only the internal module declares _module.*: its declarations
           # are grouped once per lib
           mergeLevelWith (prefix ++ [ name ])
-            (if decl.options == internalOptionsTop._module then internalDeclsTop else internalDeclsSub)
+            (if prefix == [ ] then internalDeclsTop else internalDeclsSub)
             (pushDown (defsByName.${name} or [ ]))
         else
           let

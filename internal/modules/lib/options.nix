@@ -79,7 +79,9 @@ rec {
         bad = go 0;
       in
       if bad == null then first.value
-      else throw "The option `${showOption loc}' has conflicting definition values:${showDefs [ first bad ]}\n${prioritySuggestion}";
+      # (nixpkgs lists only the first definition and the first differing
+      # one; all definitions are listed here)
+      else throw "The option `${showOption loc}' has conflicting definition values:${showDefs defs}\n${prioritySuggestion}";
 
   prioritySuggestion = "Use `lib.mkForce value` or `lib.mkDefault value` to change the priority on any of these definitions.";
 
