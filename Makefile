@@ -15,7 +15,7 @@ build:
 
 # The main job on the built-in example: evaluate a NixOS-style configuration.
 example: build
-	./onix eval -f examples/default.nix --json
+	./onix eval -f examples/default.nix config --json
 
 # The whole test suite. Tests that need nix-bin, root or namespaces run here
 # too; each one that cannot run says why.

@@ -64,7 +64,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 		}
 	}
 	inputs = append(inputs, drv.InputSrcs...)
-	closure, err := b.st.QueryRequisites(ctx, inputs, false)
+	closure, err := b.refs.closure(ctx, inputs)
 	if err != nil {
 		return fmt.Errorf("computing the input closure of '%s': %w", n.drvPath, err)
 	}
@@ -172,7 +172,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 		var bf *sandbox.BuildFailure
 		if errors.As(err, &bf) {
 			err = fmt.Errorf("builder for '%s' %s", n.drvPath, bf.Error())
-			if b.opts.QuietBuildOutput || b.opts.MaxJobs > 1 {
+			if b.opts.QuietBuildOutput || b.opts.MaxJobs > 1 || b.opts.Terminal {
 				if t := tail.String(); t != "" {
 					err = fmt.Errorf("%w;\nlast %d log lines:\n%s", err, tail.lines(), t)
 				}
@@ -238,8 +238,12 @@ func (b *builder) finishOutputs(ctx context.Context, n *node, cfg *sandbox.Confi
 	if check {
 		return b.checkOutputs(ctx, n, regs)
 	}
-	if _, err := b.st.RegisterOutputs(ctx, regs); err != nil {
+	infos, err := b.st.RegisterOutputs(ctx, regs)
+	if err != nil {
 		return fmt.Errorf("registering outputs of '%s': %w", n.drvPath, err)
+	}
+	for _, in := range infos {
+		b.refs.add(in.Path, in.References)
 	}
 	return nil
 }

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/onix-dev/onix/internal/cache"
 	"github.com/onix-dev/onix/internal/nixcompat/derivation"
 	"github.com/onix-dev/onix/internal/store"
 )
@@ -71,6 +72,14 @@ type Options struct {
 	QuietBuildOutput bool
 	// Seccomp installs the syscall filter; default on (set DisableSeccomp).
 	DisableSeccomp bool
+	// Substituter, if set, is asked for missing outputs before a
+	// derivation is built; what it has (with its closure) is fetched and
+	// verified instead. A failed substitution is reported, naming the path
+	// and cache, and the derivation is built instead.
+	Substituter cache.Substituter
+	// SubstituteJobs bounds concurrent substitutions (separately from
+	// MaxJobs, like Nix's max-substitution-jobs); 0 means 16.
+	SubstituteJobs int
 }
 
 // Result is the outcome for one requested derivation.
@@ -144,6 +153,20 @@ type node struct {
 	pending    int // unfinished deps
 	err        error
 	done       bool
+	started    bool
+
+	// Substitution: subst means the missing wanted outputs (fetch) are
+	// fetched from the substituters instead of built; substFailed that
+	// this was tried and failed, so the derivation is built instead.
+	subst       bool
+	substFailed bool
+	fetch       []string
+	fetchSize   uint64 // download size (FileSize, or NarSize)
+	narSize     uint64
+	// expanded: the input derivations were planned (needed to build).
+	expanded bool
+	// forceBuild: --check/--rebuild of a requested derivation.
+	forceBuild bool
 }
 
 // Realise makes the requested paths valid, building what is missing. The
@@ -171,10 +194,15 @@ func Realise(ctx context.Context, opts Options, reqs []Request) ([]Result, error
 	if opts.System == "" {
 		opts.System = hostSystem()
 	}
+	if opts.SubstituteJobs <= 0 {
+		opts.SubstituteJobs = 16
+	}
 	if !opts.NoSandbox || opts.Store.RealStoreDir() != string(opts.Store.StoreDir()) {
 		opts.NoSandbox = false
 	}
-	b := &builder{opts: opts, st: opts.Store, nodes: map[string]*node{}}
+	b := &builder{opts: opts, st: opts.Store, nodes: map[string]*node{}, refs: newRefCache(opts.Store)}
+	b.ui = newUI(opts.Status, opts.Terminal)
+	b.ui.configure(opts.MaxJobs > 1, opts.QuietBuildOutput, opts.KeepGoing)
 	return b.realise(ctx, reqs)
 }
 
@@ -184,6 +212,7 @@ type builder struct {
 	nodes map[string]*node
 	users *userPool
 	ui    *ui
+	refs  *refCache
 }
 
 func (b *builder) loadDrv(ctx context.Context, drvPath string) (*derivation.Derivation, error) {
@@ -217,30 +246,13 @@ func (b *builder) outputValid(ctx context.Context, n *node, o string) (bool, err
 	return b.st.IsValid(ctx, out.Path)
 }
 
-// analyse loads the closure below the requests and decides what to build.
+// analyse loads the closure below the requests and decides what to
+// substitute and what to build (see plan).
 func (b *builder) analyse(ctx context.Context, reqs []Request) ([]*node, error) {
 	var tops []*node
-	// Breadth-first, memoised; a node's wanted set can grow as more
-	// dependents are discovered, so analysis of build-need is a second pass.
-	get := func(p string) (*node, error) {
-		if n, ok := b.nodes[p]; ok {
-			return n, nil
-		}
-		drv, err := b.loadDrv(ctx, p)
-		if err != nil {
-			return nil, err
-		}
-		n := &node{drvPath: p, drv: drv, wanted: map[string]bool{}}
-		b.nodes[p] = n
-		return n, nil
-	}
-	type item struct {
-		n    *node
-		outs []string
-	}
 	var queue []item
 	for _, r := range reqs {
-		n, err := get(r.Path)
+		n, err := b.getNode(ctx, r.Path)
 		if err != nil {
 			return nil, err
 		}
@@ -252,61 +264,8 @@ func (b *builder) analyse(ctx context.Context, reqs []Request) ([]*node, error) 
 		tops = append(tops, n)
 		queue = append(queue, item{n, outs})
 	}
-	expanded := map[*node]bool{}
-	for len(queue) > 0 {
-		it := queue[0]
-		queue = queue[1:]
-		n := it.n
-		need := false
-		for _, o := range it.outs {
-			if n.wanted[o] {
-				continue
-			}
-			n.wanted[o] = true
-			valid, err := b.outputValid(ctx, n, o)
-			if err != nil {
-				return nil, err
-			}
-			if !valid {
-				need = true
-			}
-		}
-		if n.top && b.opts.Mode != Normal {
-			need = true
-		}
-		if !need || expanded[n] {
-			if need {
-				n.needsBuild = true
-			}
-			continue
-		}
-		n.needsBuild = true
-		expanded[n] = true
-		inputs := make([]string, 0, len(n.drv.InputDrvs))
-		for p := range n.drv.InputDrvs {
-			inputs = append(inputs, p)
-		}
-		sort.Strings(inputs)
-		for _, p := range inputs {
-			d, err := get(p)
-			if err != nil {
-				return nil, err
-			}
-			queue = append(queue, item{d, n.drv.InputDrvs[p]})
-		}
-	}
-	// Wire dependency edges among nodes that need building.
-	for _, n := range b.nodes {
-		if !n.needsBuild {
-			continue
-		}
-		for p := range n.drv.InputDrvs {
-			if d := b.nodes[p]; d != nil && d.needsBuild && d != n {
-				n.deps = append(n.deps, d)
-				d.rdeps = append(d.rdeps, n)
-			}
-		}
-		n.pending = len(n.deps)
+	if _, err := b.plan(ctx, queue); err != nil {
+		return nil, err
 	}
 	if err := checkCycles(b.nodes); err != nil {
 		return nil, err
@@ -353,10 +312,17 @@ func (b *builder) realise(ctx context.Context, reqs []Request) ([]Result, error)
 		}
 		r.Path = p
 		if !strings.HasSuffix(p, ".drv") || r.Outputs == nil && !isDrvRequest(r) {
-			// Opaque path: it must be valid (we do not substitute).
+			// Opaque path: it must be valid or substitutable.
 			ok, err := b.st.IsValid(ctx, p)
 			if err == nil && !ok {
 				err = fmt.Errorf("path '%s' is not valid", p)
+				if b.opts.Substituter != nil {
+					if ferr := b.opts.Substituter.Fetch(ctx, p, b.st); ferr != nil {
+						err = fmt.Errorf("path '%s' is not valid and cannot be substituted: %w", p, ferr)
+					} else {
+						err = nil
+					}
+				}
 			}
 			results[i] = Result{DrvPath: p, Outputs: map[string]string{"out": p}, Err: err}
 			continue
@@ -424,7 +390,10 @@ func sortedNodes(m map[string]*node) []*node {
 
 var errDepFailed = errors.New("dependency failed")
 
-// schedule runs all nodes that need building, respecting dependencies.
+// schedule runs all nodes that need substituting or building, respecting
+// dependencies. Substitutions and builds run concurrently, each kind up to
+// its own limit; a failed substitution turns its node into a build, whose
+// inputs are then planned (and perhaps substituted) on the fly.
 func (b *builder) schedule(parent context.Context) error {
 	var todo []*node
 	for _, n := range sortedNodes(b.nodes) {
@@ -441,8 +410,6 @@ func (b *builder) schedule(parent context.Context) error {
 	}
 	defer users.close()
 	b.users = users
-	b.ui = newUI(b.opts.Status, b.opts.Terminal, len(todo))
-	b.ui.configure(b.opts.MaxJobs > 1, b.opts.QuietBuildOutput, b.opts.KeepGoing)
 	defer b.ui.finish()
 	b.ui.announce(todo)
 
@@ -454,12 +421,11 @@ func (b *builder) schedule(parent context.Context) error {
 			ready = append(ready, n)
 		}
 	}
-	remaining := len(todo)
+	all := todo
 	// markDone propagates completion to dependents.
 	var markDone func(n *node)
 	markDone = func(n *node) {
 		n.done = true
-		remaining--
 		for _, r := range n.rdeps {
 			if r.done {
 				continue
@@ -487,45 +453,96 @@ func (b *builder) schedule(parent context.Context) error {
 		slot int
 	}
 	finished := make(chan doneMsg)
-	running, stopped := 0, false
-	for remaining > 0 {
-		for !stopped && len(freeSlots) > 0 && len(ready) > 0 {
-			n := ready[0]
-			ready = ready[1:]
-			if n.done {
-				continue
+	running, substRunning, stopped := 0, 0, false
+	start := func(n *node, slot int) {
+		n.started = true
+		running++
+		go func() {
+			var err error
+			if n.subst {
+				err = b.substituteNode(ctx, n)
+			} else {
+				err = b.buildNode(ctx, n, slot)
 			}
-			slot := freeSlots[len(freeSlots)-1]
-			freeSlots = freeSlots[:len(freeSlots)-1]
-			running++
-			go func() {
-				err := b.buildNode(ctx, n, slot)
-				if err != nil && ctx.Err() != nil {
-					err = fmt.Errorf("%w: build of '%s' was interrupted", errDepFailed, n.drvPath)
-					if parent.Err() != nil {
-						err = fmt.Errorf("build of '%s' was interrupted: %w", n.drvPath, parent.Err())
-					}
+			if err != nil && ctx.Err() != nil {
+				err = fmt.Errorf("%w: build of '%s' was interrupted", errDepFailed, n.drvPath)
+				if parent.Err() != nil {
+					err = fmt.Errorf("build of '%s' was interrupted: %w", n.drvPath, parent.Err())
 				}
-				n.err = err
-				finished <- doneMsg{n, slot}
-			}()
+			}
+			n.err = err
+			finished <- doneMsg{n, slot}
+		}()
+	}
+	for {
+		if !stopped {
+			cur := ready
+			ready = nil
+			for _, n := range cur {
+				switch {
+				case n.done || n.started:
+				case n.err != nil: // a dependency failed before it was wired
+					markDone(n)
+				case n.subst && substRunning < b.opts.SubstituteJobs:
+					substRunning++
+					start(n, -1)
+				case !n.subst && len(freeSlots) > 0:
+					slot := freeSlots[len(freeSlots)-1]
+					freeSlots = freeSlots[:len(freeSlots)-1]
+					start(n, slot)
+				default:
+					ready = append(ready, n)
+				}
+			}
 		}
 		if running == 0 {
 			break
 		}
 		m := <-finished
 		running--
-		freeSlots = append(freeSlots, m.slot)
-		if m.n.err != nil && !b.opts.KeepGoing && !stopped {
+		if m.slot >= 0 {
+			freeSlots = append(freeSlots, m.slot)
+		} else {
+			substRunning--
+		}
+		n := m.n
+		var se *substError
+		if n.err != nil && errors.As(n.err, &se) && ctx.Err() == nil {
+			// Fall back to building: plan the inputs it now needs.
+			b.ui.note(fmt.Sprintf("warning: %v; building '%s' instead", se, n.drvPath))
+			n.err, n.subst, n.substFailed, n.started = nil, false, true, false
+			b.ui.fallback(n)
+			var added []*node
+			items, err := b.inputItems(ctx, n)
+			if err == nil {
+				added, err = b.plan(ctx, items, n)
+			}
+			if err == nil {
+				err = checkCycles(b.nodes)
+			}
+			if err != nil {
+				n.err = err
+			} else {
+				all = append(all, added...)
+				b.ui.addTotal(added)
+				for _, a := range append(added, n) {
+					if a.pending == 0 && !a.done {
+						ready = append(ready, a)
+					}
+				}
+				continue
+			}
+		}
+		if n.err != nil && !b.opts.KeepGoing && !stopped {
 			stopped = true
 			cancel()
 		}
 		if parent.Err() != nil {
 			stopped = true
 		}
-		markDone(m.n)
+		markDone(n)
 	}
-	for _, n := range todo {
+	for _, n := range all {
 		if !n.done {
 			n.done = true
 			if n.err == nil {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/onix-dev/onix/internal/build"
 	"github.com/onix-dev/onix/internal/build/sandbox"
+	"github.com/onix-dev/onix/internal/cache"
 	"github.com/onix-dev/onix/internal/eval"
 	"github.com/onix-dev/onix/internal/store"
 )
@@ -48,10 +49,19 @@ type buildFlags struct {
 	rebuild    bool
 	quiet      bool
 	noSandbox  bool
+	// settings are --option NAME VALUE pairs (and the --substituters /
+	// --trusted-public-keys shorthands); offline disables substitution.
+	settings []cache.Option
+	offline  bool
 }
 
-func (f *buildFlags) options(st *store.Store, stderr io.Writer) build.Options {
+func (f *buildFlags) options(st *store.Store, stderr io.Writer) (build.Options, error) {
+	sub, err := substituterFor(st, f.settings, f.offline, stderr)
+	if err != nil {
+		return build.Options{}, err
+	}
 	o := build.Options{
+		Substituter:      sub,
 		Store:            st,
 		MaxJobs:          f.jobs,
 		Cores:            f.cores,
@@ -70,7 +80,38 @@ func (f *buildFlags) options(st *store.Store, stderr io.Writer) build.Options {
 	case f.rebuild:
 		o.Mode = build.Rebuild
 	}
-	return o
+	return o, nil
+}
+
+// substituterFor builds the substituters from $ONIX_CONF and the --option
+// settings (substituters, trusted-public-keys, require-sigs,
+// http-connections); nil when there are none, with --offline or with
+// `--option substitute false`.
+func substituterFor(st *store.Store, settings []cache.Option, offline bool, stderr io.Writer) (cache.Substituter, error) {
+	cfg, err := cache.LoadConfig(os.Getenv, settings)
+	if err != nil {
+		return nil, fmt.Errorf("loading settings: %w", err)
+	}
+	use, err := cfg.Bool("substitute", true)
+	if err != nil {
+		return nil, err
+	}
+	if offline || !use || len(cfg.Substituters()) == 0 {
+		return nil, nil
+	}
+	// The build reports query and fetch failures itself; only a cache that
+	// cannot be opened at all is reported from here.
+	logf := func(format string, a ...any) {
+		msg := fmt.Sprintf(format, a...)
+		if strings.Contains(msg, " is unavailable: ") {
+			fmt.Fprintln(stderr, msg)
+		}
+	}
+	m, err := cache.NewSubstituterFromConfig(cfg, st.StoreDir(), logf)
+	if err != nil {
+		return nil, fmt.Errorf("configuring substituters: %w", err)
+	}
+	return m, nil
 }
 
 func isTerminal(w io.Writer) bool {
@@ -168,6 +209,18 @@ func parseBuildArgs(args []string) (*buildArgs, error) {
 			o.quiet = true
 		case "--no-sandbox":
 			o.noSandbox = true
+		case "--offline":
+			o.offline = true
+		case "--option":
+			if err = need(i, 2); err == nil {
+				o.settings = append(o.settings, cache.Option{Name: args[i+1], Value: args[i+2]})
+				i += 2
+			}
+		case "--substituters", "--extra-substituters", "--trusted-public-keys", "--extra-trusted-public-keys":
+			if err = need(i, 1); err == nil {
+				o.settings = append(o.settings, cache.Option{Name: strings.TrimPrefix(a, "--"), Value: args[i+1]})
+				i++
+			}
 		case "--store":
 			if err = need(i, 1); err == nil {
 				o.storeRoot = args[i+1]
@@ -215,6 +268,11 @@ Options:
   -Q, --no-build-output    do not show builder output
   --no-sandbox             run builders without the sandbox (store root / only)
   --store ROOT             physical root of the local store
+  --option NAME VALUE      set a nix.conf setting (substituters,
+                           trusted-public-keys, require-sigs, substitute, ...)
+  --substituters URLS      binary caches to substitute from (space-separated)
+  --trusted-public-keys K  keys whose signatures are trusted
+  --offline                do not substitute; build everything missing
 `
 
 func newBuildCmd() *cobra.Command {
@@ -276,7 +334,11 @@ func runBuild(ctx context.Context, st *store.Store, o *buildArgs, stdout, stderr
 		}
 		reqs = append(reqs, drvs...)
 	}
-	results, berr := build.Realise(ctx, o.options(st, stderr), reqs)
+	bopts, err := o.options(st, stderr)
+	if err != nil {
+		return err
+	}
+	results, berr := build.Realise(ctx, bopts, reqs)
 	if berr != nil && results == nil {
 		return berr
 	}
@@ -391,13 +453,23 @@ func instantiateForBuild(ctx context.Context, st *store.Store, file string, o *b
 
 func newRealiseCmd() *cobra.Command {
 	f := &buildFlags{jobs: 1}
+	var settings cacheFlags
+	var substituters string
 	cmd := &cobra.Command{
 		Use:   "realise DRV...",
 		Short: "Build or check the given derivations (nix-store --realise)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withStore(func(ctx context.Context, cmd *cobra.Command, st *store.Store, args []string) error {
+			cfgArgs, rest, err := settingPairs(settings.options, args)
+			if err != nil {
+				return err
+			}
+			f.settings = cfgArgs
+			if cmd.Flags().Changed("substituters") {
+				f.settings = append(f.settings, cache.Option{Name: "substituters", Value: substituters})
+			}
 			var reqs []build.Request
-			for _, a := range args {
+			for _, a := range rest {
 				r := build.ParseRequest(a)
 				p, err := storePathArg(st, r.Path)
 				if err != nil {
@@ -406,7 +478,11 @@ func newRealiseCmd() *cobra.Command {
 				r.Path = p
 				reqs = append(reqs, r)
 			}
-			results, err := build.Realise(ctx, f.options(st, cmd.ErrOrStderr()), reqs)
+			bopts, err := f.options(st, cmd.ErrOrStderr())
+			if err != nil {
+				return err
+			}
+			results, err := build.Realise(ctx, bopts, reqs)
 			for _, r := range results {
 				if r.Err != nil || f.check {
 					continue
@@ -427,7 +503,29 @@ func newRealiseCmd() *cobra.Command {
 	fl.BoolVar(&f.rebuild, "rebuild", false, "rebuild even if the outputs are valid")
 	fl.BoolVarP(&f.quiet, "no-build-output", "Q", false, "do not show builder output")
 	fl.BoolVar(&f.noSandbox, "no-sandbox", false, "run builders without the sandbox (store root / only)")
+	fl.BoolVar(&f.offline, "offline", false, "do not substitute; build everything missing")
+	fl.StringVar(&substituters, "substituters", "", "binary caches to substitute from (space-separated)")
+	settings.register(cmd)
 	return cmd
+}
+
+// settingPairs turns --option flags into settings: NAME=VALUE, or NAME
+// whose value is taken, in order, from the front of args (Nix's
+// two-argument form). It returns the remaining arguments.
+func settingPairs(options, args []string) ([]cache.Option, []string, error) {
+	var out []cache.Option
+	for _, o := range options {
+		if name, value, ok := strings.Cut(o, "="); ok {
+			out = append(out, cache.Option{Name: name, Value: value})
+			continue
+		}
+		if len(args) == 0 {
+			return nil, nil, fmt.Errorf("--option %s: missing value", o)
+		}
+		out = append(out, cache.Option{Name: o, Value: args[0]})
+		args = args[1:]
+	}
+	return out, args, nil
 }
 
 func newLogCmd() *cobra.Command {

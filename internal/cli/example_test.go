@@ -10,7 +10,7 @@ import (
 )
 
 // TestExampleConfiguration runs the README's main job (`onix eval -f
-// examples/default.nix --json`) and checks it against real Nix evaluating
+// examples/default.nix config --json`) and checks it against real Nix evaluating
 // the same files with the same library (onix's lib directory passed to
 // nix-instantiate), so a regression in either the evaluator or the module
 // library shows up as a difference.
@@ -22,7 +22,7 @@ func TestExampleConfiguration(t *testing.T) {
 	example := filepath.Join(root, "examples", "default.nix")
 	var out, errb bytes.Buffer
 	root2 := newRoot()
-	root2.SetArgs([]string{"eval", "-f", example, "--json"})
+	root2.SetArgs([]string{"eval", "-f", example, "config", "--json"})
 	root2.SetOut(&out)
 	root2.SetErr(&errb)
 	if err := root2.ExecuteContext(context.Background()); err != nil {
@@ -35,7 +35,7 @@ func TestExampleConfiguration(t *testing.T) {
 	if _, err := exec.LookPath("nix-instantiate"); err != nil {
 		t.Skip("nix-instantiate not on PATH (apt-get install nix-bin); skipping the comparison with real Nix")
 	}
-	cmd := exec.Command("nix-instantiate", "--eval", "--strict", "--json", example,
+	cmd := exec.Command("nix-instantiate", "--eval", "--strict", "--json", example, "-A", "config",
 		"--arg", "lib", "import "+filepath.Join(root, "internal", "modules", "lib"))
 	want, err := cmd.Output()
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,6 +35,8 @@ type instantiateOpts struct {
 	args                                                               []eval.AutoArg
 	include                                                            []string
 	files                                                              []string
+	lintAbs, lintShort, lintURL                                        string
+	maxCallDepth                                                       int
 }
 
 func newInstantiateCmd() *cobra.Command {
@@ -108,6 +111,49 @@ func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 			}
 			o.include = append(o.include, args[i+1])
 			i++
+		case "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals":
+			if err := need(i, 1); err != nil {
+				return nil, err
+			}
+			v := args[i+1]
+			if v != "ignore" && v != "warn" && v != "fatal" {
+				return nil, fmt.Errorf("option '%s' has invalid value '%s'", a, v)
+			}
+			if v == "ignore" {
+				v = ""
+			}
+			switch a {
+			case "--lint-absolute-path-literals":
+				o.lintAbs = v
+			case "--lint-short-path-literals":
+				o.lintShort = v
+			default:
+				o.lintURL = v
+			}
+			i++
+		case "--max-call-depth":
+			if err := need(i, 1); err != nil {
+				return nil, err
+			}
+			n, err := strconv.Atoi(args[i+1])
+			if err != nil || n <= 0 {
+				return nil, fmt.Errorf("option '%s' has invalid value '%s'", a, args[i+1])
+			}
+			o.maxCallDepth = n
+			i++
+		case "--no-show-trace":
+			o.showTrace = false
+		case "--impure", "--repair", "--no-pure-eval", "--quiet", "--verbose", "-v", "--no-build-output", "-Q", "--offline", "--refresh":
+		case "--extra-experimental-features", "--experimental-features", "--store", "--eval-store", "--pure-eval", "--restrict-eval", "--allowed-uris":
+			if err := need(i, 1); err != nil {
+				return nil, err
+			}
+			i++
+		case "--option":
+			if err := need(i, 2); err != nil {
+				return nil, err
+			}
+			i += 2
 		case "--add-root", "--indirect", "--dry-run":
 			if a == "--add-root" {
 				i++
@@ -160,7 +206,9 @@ func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout,
 		fmt.Fprintf(stderr, "error: %v\nTry 'nix-instantiate --help' for more information.\n", err)
 		return 1
 	}
-	evOpts := eval.Options{SearchPath: searchPath(o.include), ShowTrace: o.showTrace, Stderr: stderr, FS: builtinFS()}
+	evOpts := evalOptions(o.include, o.showTrace, stderr)
+	evOpts.LintAbsolutePath, evOpts.LintShortPath, evOpts.LintURL = o.lintAbs, o.lintShort, o.lintURL
+	evOpts.MaxCallDepth = o.maxCallDepth
 	if err := xo.setup(ctx, o.evalOnly || o.parseOnly, &evOpts); err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1

@@ -52,6 +52,7 @@ derivations hermetically and moves store paths through Nix binary caches.`,
 		newInstantiateCmd(), newEvalCmd(),
 		newStoreCmd(),
 		newBuildCmd(), newLogCmd(), newSandboxChildCmd(),
+		newOptionsCmd(),
 	)
 	return root
 }

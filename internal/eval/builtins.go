@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"testing/fstest"
 
 	"github.com/onix-dev/onix/internal/eval/syntax"
 )
@@ -56,6 +57,7 @@ func (ev *Evaluator) initBuiltins() {
 	registerMisc(r)
 	registerStorePrims(r) // builtins_store.go: derivations, store paths, fetchers, fromTOML
 	registerContext(r)
+	registerExtra(r)
 
 	ev.builtins = MkAttrs(nil)
 	r.Const("builtins", ev.builtins)
@@ -133,6 +135,25 @@ func registerCore(r *registry) {
 	})
 }
 
+// corepkgsFetchurl is <nix/fetchurl.nix>, Nix's built-in fixed-output
+// fetcher expression (same derivation attributes as Nix's corepkgs file).
+const corepkgsFetchurl = `{ system ? "", url, hash ? "", md5 ? "", sha1 ? "", sha256 ? "", sha512 ? ""
+, outputHash ? (if hash != "" then hash else if sha512 != "" then sha512
+    else if sha1 != "" then sha1 else if md5 != "" then md5 else sha256)
+, outputHashAlgo ? (if hash != "" then "" else if sha512 != "" then "sha512"
+    else if sha1 != "" then "sha1" else if md5 != "" then "md5" else "sha256")
+, executable ? false, unpack ? false, name ? baseNameOf (toString url), impure ? false }:
+derivation ({
+  builder = "builtin:fetchurl";
+  outputHashMode = if unpack || executable then "recursive" else "flat";
+  inherit name url executable unpack;
+  system = "builtin";
+  preferLocalBuild = true;
+  impureEnvVars = [ "http_proxy" "https_proxy" "ftp_proxy" "all_proxy" "no_proxy" ];
+  urls = [ url ];
+} // (if impure then { __impure = true; } else { inherit outputHashAlgo outputHash; }))
+`
+
 // findFile resolves <name> against a __nixPath-style list.
 func (ev *Evaluator) findFile(list []*Value, name string, pos syntax.Pos) string {
 	for _, e := range list {
@@ -160,20 +181,30 @@ func (ev *Evaluator) findFile(list []*Value, name string, pos syntax.Pos) string
 			rest = name
 		}
 		full := filepath.Join(path, rest)
+		if !filepath.IsAbs(full) {
+			if wd, err := os.Getwd(); err == nil {
+				full = filepath.Join(wd, full)
+			}
+		}
 		if _, err := os.Stat(full); err == nil {
 			return canonPath(full)
 		}
 	}
-	// the embedded module library
+	// the embedded module library; <nix/...> is Nix's corepkgs
 	first, rest, _ := strings.Cut(name, "/")
-	if fsys, ok := ev.opts.FS[first]; ok {
+	fsys, ok := ev.opts.FS[first]
+	if !ok && first == "nix" {
+		fsys, ok = fstest.MapFS{"fetchurl.nix": &fstest.MapFile{Data: []byte(corepkgsFetchurl), Mode: 0o444}}, true
+	}
+	if ok {
 		dir := ev.materialise(first, fsys, pos)
 		full := filepath.Join(dir, rest)
 		if _, err := os.Stat(full); err == nil {
 			return canonPath(full)
 		}
 	}
-	ev.errorAt(pos, "file '%s' was not found in the Nix search path (add it using $NIX_PATH or -I)", name)
+	// a ThrownError in Nix: tryEval catches it
+	panic(&Error{Kind: ErrThrown, Msg: "file '" + name + "' was not found in the Nix search path (add it using $NIX_PATH or -I)", Pos: pos})
 	return ""
 }
 

@@ -119,7 +119,7 @@ func registerAttrs(r *registry) {
 		b := ev.NewAttrsBuilder(4)
 		if f.kind == KLambda && f.lambda().formals != nil {
 			for _, fm := range f.lambda().fs {
-				b.SetSym(fm.sym, MkBool(fm.def != nil), nil)
+				b.SetSym(fm.sym, MkBool(fm.def != nil), fm.pos)
 			}
 		}
 		return b.Value()

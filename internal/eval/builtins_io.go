@@ -10,6 +10,7 @@ import (
 	"hash"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/onix-dev/onix/internal/eval/syntax"
 )
@@ -20,7 +21,13 @@ func registerIO(r *registry) {
 	})
 	r.Add("__pathExists", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		p, _ := ev.CoerceToPath(pos, a[0])
-		_, err := os.Stat(p)
+		// a string ending in "/" or "/." must name a directory
+		mustBeDir := a[0].kind == KString && (strings.HasSuffix(a[0].Str(), "/") || strings.HasSuffix(a[0].Str(), "/."))
+		if mustBeDir {
+			st, err := os.Stat(canonPath(p))
+			return MkBool(err == nil && st.IsDir())
+		}
+		_, err := os.Lstat(canonPath(p)) // a dangling symlink exists
 		return MkBool(err == nil)
 	})
 	r.Add("__readFile", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {

@@ -126,17 +126,36 @@ func jsonString(b *strings.Builder, s string) {
 }
 
 func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool) {
-	// nesting counts as call depth, as Nix's addCallDepth (a raised error
-	// leaves ev.depth to be restored by catch / tryEval).
+	// The attribute path being printed is kept in a slice rather than in a
+	// deferred recover per level: re-panicking through thousands of
+	// levels is quadratic in Go.
+	var path []Frame
+	depth := ev.depth
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok {
+				for i := len(path) - 1; i >= 0; i-- {
+					e.Trace = append(e.Trace, path[i])
+				}
+			}
+			ev.depth = depth
+			panic(r)
+		}
+	}()
+	ev.toJSON1(b, v, pos, ctx, copyToStore, &path)
+}
+
+func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {
+	// nesting counts as call depth, as Nix's addCallDepth.
 	ev.depth++
 	if ev.depth > ev.opts.MaxCallDepth {
 		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
 	}
-	ev.toJSON1(b, v, pos, ctx, copyToStore)
+	ev.toJSON2(b, v, pos, ctx, copyToStore, path)
 	ev.depth--
 }
 
-func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool) {
+func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {
 	ev.force(v)
 	switch v.kind {
 	case KNull:
@@ -172,7 +191,7 @@ func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 			return
 		}
 		if o, ok := v.Attrs().Get(ev.sOutPath); ok {
-			ev.toJSON(b, o.Val, pos, ctx, copyToStore)
+			ev.toJSON1(b, o.Val, pos, ctx, copyToStore, path)
 			return
 		}
 		b.WriteByte('{')
@@ -182,14 +201,9 @@ func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 			}
 			jsonString(b, ev.syms.Name(a.Name))
 			b.WriteByte(':')
-			func() {
-				defer func() {
-					if r := recover(); r != nil {
-						addTrace(r, derefPos(a.Pos), "while evaluating attribute '"+ev.syms.Name(a.Name)+"'")
-					}
-				}()
-				ev.toJSON(b, a.Val, pos, ctx, copyToStore)
-			}()
+			*path = append(*path, Frame{Pos: derefPos(a.Pos), Msg: "while evaluating attribute '" + ev.syms.Name(a.Name) + "'"})
+			ev.toJSON1(b, a.Val, pos, ctx, copyToStore, path)
+			*path = (*path)[:len(*path)-1]
 		}
 		b.WriteByte('}')
 	case KList:
@@ -198,7 +212,7 @@ func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 			if i > 0 {
 				b.WriteByte(',')
 			}
-			ev.toJSON(b, e, pos, ctx, copyToStore)
+			ev.toJSON1(b, e, pos, ctx, copyToStore, path)
 		}
 		b.WriteByte(']')
 	default:

@@ -241,7 +241,8 @@ func (ev *Evaluator) compileRegex(pos syntax.Pos, re string, anchored bool) *reg
 	if anchored {
 		t = "^(?:" + t + ")$"
 	}
-	r, err := regexp.Compile(t)
+	// POSIX (std::regex::extended): `.` also matches a newline
+	r, err := regexp.Compile("(?s)" + t)
 	if err != nil {
 		ev.errorAt(pos, "invalid regular expression '%s'", re)
 	}

@@ -74,8 +74,10 @@ func (c *compiler) compile(e syntax.Expr, s *scope) code {
 	case *syntax.Float:
 		return &constCode{v: MkFloat(e.Val), p: e.P}
 	case *syntax.String:
+		c.lintString(e)
 		return &constCode{v: MkString(e.Val), p: e.P}
 	case *syntax.Path:
+		c.lintPath(e)
 		return &constCode{v: MkPath(e.Val), p: e.P}
 	case *syntax.Var:
 		return c.resolve(e.Name, s, e.P)
@@ -115,8 +117,11 @@ func (c *compiler) compile(e syntax.Expr, s *scope) code {
 			inner.vars[b.Name] = i
 		}
 		lc := &letCode{p: e.P}
+		inh := map[syntax.Expr]int{}
 		for _, b := range e.Attrs.Attrs {
-			if b.Inherited {
+			if l := c.inheritFrom(b, inner, inh, &lc.inh); l != nil {
+				lc.binds = append(lc.binds, letBind{inh: true, l: l})
+			} else if b.Inherited {
 				// evaluated in the enclosing scope: compile against s, but
 				// at runtime the env is one level deeper.
 				lc.binds = append(lc.binds, letBind{outer: true, l: mkLazy(c.compile(b.Value, s))})
@@ -140,6 +145,11 @@ func (c *compiler) compile(e syntax.Expr, s *scope) code {
 	case *syntax.ConcatStrings:
 		cs := &concatCode{force: e.ForceString, p: e.P}
 		for _, x := range e.Parts {
+			if str, ok := x.(*syntax.String); ok {
+				// a part of a quoted string, never a URL literal
+				cs.parts = append(cs.parts, &constCode{v: MkString(str.Val), p: str.P})
+				continue
+			}
 			cs.parts = append(cs.parts, c.compile(x, s))
 		}
 		return cs
@@ -190,9 +200,13 @@ func (c *compiler) attrSet(e *syntax.AttrSet, s *scope) code {
 			inner.vars[b.Name] = i
 		}
 	}
+	inh := map[syntax.Expr]int{}
 	for _, b := range e.Attrs {
 		sb := staticBind{sym: c.ev.syms.Intern(b.Name), pos: &b.P}
-		if b.Inherited || !e.Rec {
+		if l := c.inheritFrom(b, inner, inh, &ac.inh); l != nil {
+			sb.inh = true
+			sb.l = l
+		} else if b.Inherited || !e.Rec {
 			sb.outer = e.Rec
 			sb.l = mkLazy(c.compile(b.Value, s))
 		} else {
@@ -208,6 +222,28 @@ func (c *compiler) attrSet(e *syntax.AttrSet, s *scope) code {
 		ac.sortStatic()
 	}
 	return ac
+}
+
+// inheritFrom compiles `inherit (e) name;`: every clause's e is compiled
+// once (in scope s: the rec/let scope, or the enclosing one) into *from,
+// and the attribute becomes a selection from that shared value, which at
+// run time lives in an extra env frame (slot = index in *from).
+func (c *compiler) inheritFrom(b *syntax.Binding, s *scope, idx map[syntax.Expr]int, from *[]*lazy) *lazy {
+	if b.InheritFrom == nil {
+		return nil
+	}
+	sel, ok := b.Value.(*syntax.Select)
+	if !ok {
+		return nil
+	}
+	j, ok := idx[b.InheritFrom]
+	if !ok {
+		j = len(*from)
+		idx[b.InheritFrom] = j
+		*from = append(*from, mkLazy(c.compile(b.InheritFrom, s)))
+	}
+	sc := &selectCode{e: &varCode{depth: 0, slot: j, p: b.InheritFrom.Position()}, path: c.attrPath(sel.Path, s), p: sel.P}
+	return &lazy{c: sc}
 }
 
 func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
@@ -228,8 +264,8 @@ func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
 			lc.argSlot = lc.nslots
 			lc.nslots++
 		}
-		for _, f := range e.Formals.List {
-			fc := formal{sym: c.ev.syms.Intern(f.Name), name: f.Name}
+		for i, f := range e.Formals.List {
+			fc := formal{sym: c.ev.syms.Intern(f.Name), name: f.Name, pos: &e.Formals.List[i].P}
 			if f.Default != nil {
 				fc.def = mkLazy(c.compile(f.Default, inner))
 			}

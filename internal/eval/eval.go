@@ -65,6 +65,12 @@ type Options struct {
 	Features []string
 	// CacheDir is where embedded file systems are materialised.
 	CacheDir string
+	// Home is where `~/` paths point (default $HOME via Getenv).
+	Home string
+	// LintAbsolutePath, LintShortPath, LintURL are Nix's
+	// lint-absolute-path-literals, lint-short-path-literals and
+	// lint-url-literals settings: LintIgnore, LintWarn or LintFatal.
+	LintAbsolutePath, LintShortPath, LintURL string
 }
 
 // Evaluator evaluates Nix expressions. It is not safe for concurrent use.
@@ -108,6 +114,9 @@ func New(ctx context.Context, opts Options) *Evaluator {
 	}
 	if ctx == nil {
 		ctx = context.Background()
+	}
+	if opts.Home == "" {
+		opts.Home = opts.Getenv("HOME")
 	}
 	ev := &Evaluator{ctx: ctx, opts: opts, syms: newSymtab(), imports: map[string]*Value{}, files: map[string]*syntax.File{}}
 	ev.sOutPath = ev.syms.Intern("outPath")
@@ -153,7 +162,7 @@ func (ev *Evaluator) catch(f func()) (err error) {
 
 // ParseFile parses a file or text.
 func (ev *Evaluator) parse(f *syntax.File) syntax.Expr {
-	e, err := parseFile(f)
+	e, err := parseFile(f, syntax.Options{Home: ev.opts.Home})
 	if err != nil {
 		if pe, ok := err.(*Error); ok {
 			panic(pe)
@@ -401,9 +410,22 @@ func (ev *Evaluator) bindFormals(lc *lambdaCode, env *Env, arg *Value, pos synta
 	}
 }
 
-// forceDeep evaluates v and everything reachable from it.
+// forceDeep evaluates v and everything reachable from it. The attribute
+// path is kept in a slice and turned into trace frames by one recover at
+// the top (re-panicking at every level is quadratic in Go).
 func (ev *Evaluator) forceDeep(v *Value, pos syntax.Pos) {
 	seen := map[unsafe.Pointer]bool{}
+	var path []Frame
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok {
+				for i := len(path) - 1; i >= 0; i-- {
+					e.Trace = append(e.Trace, path[i])
+				}
+			}
+			panic(r)
+		}
+	}()
 	var rec func(v *Value)
 	rec = func(v *Value) {
 		ev.force(v)
@@ -414,14 +436,9 @@ func (ev *Evaluator) forceDeep(v *Value, pos syntax.Pos) {
 			}
 			seen[v.p] = true
 			for _, a := range v.Attrs().list {
-				func() {
-					defer func() {
-						if r := recover(); r != nil {
-							addTrace(r, derefPos(a.Pos), "while evaluating the attribute '"+ev.syms.Name(a.Name)+"'")
-						}
-					}()
-					rec(a.Val)
-				}()
+				path = append(path, Frame{Pos: derefPos(a.Pos), Msg: "while evaluating the attribute '" + ev.syms.Name(a.Name) + "'"})
+				rec(a.Val)
+				path = path[:len(path)-1]
 			}
 		case KList:
 			if v.n == 0 || seen[v.p] {

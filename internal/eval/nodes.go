@@ -184,6 +184,7 @@ type staticBind struct {
 	pos   *syntax.Pos
 	l     *lazy
 	outer bool
+	inh   bool // inherit (e): l runs in the inherit-from frame
 }
 
 type dynBind struct {
@@ -193,6 +194,7 @@ type dynBind struct {
 }
 
 type attrsCode struct {
+	inh     []*lazy // the e of each inherit (e) clause
 	rec     bool
 	static  []staticBind
 	dynamic []dynBind
@@ -212,11 +214,20 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 	if c.rec {
 		inner = newEnv(env, len(c.static))
 	}
+	var inhEnv *Env
+	if len(c.inh) > 0 {
+		inhEnv = newEnv(inner, len(c.inh))
+		for j, l := range c.inh {
+			inhEnv.vals[j] = l.get(inner)
+		}
+	}
 	l := make([]Attr, len(c.static), len(c.static)+len(c.dynamic))
 	for i := range c.static {
 		b := &c.static[i]
 		var v *Value
-		if c.rec && !b.outer {
+		if b.inh {
+			v = b.l.get(inhEnv)
+		} else if c.rec && !b.outer {
 			v = b.l.get(inner)
 		} else {
 			v = b.l.get(env)
@@ -312,6 +323,7 @@ type formal struct {
 	sym  Symbol
 	name string
 	def  *lazy
+	pos  *syntax.Pos
 }
 
 type lambdaCode struct {
@@ -353,10 +365,12 @@ func (c *callCode) eval(ev *Evaluator, env *Env) *Value {
 
 type letBind struct {
 	outer bool
+	inh   bool
 	l     *lazy
 }
 
 type letCode struct {
+	inh   []*lazy
 	binds []letBind
 	body  code
 	p     syntax.Pos
@@ -365,8 +379,17 @@ type letCode struct {
 func (c *letCode) pos() syntax.Pos { return c.p }
 func (c *letCode) eval(ev *Evaluator, env *Env) *Value {
 	inner := newEnv(env, len(c.binds))
+	var inhEnv *Env
+	if len(c.inh) > 0 {
+		inhEnv = newEnv(inner, len(c.inh))
+		for j, l := range c.inh {
+			inhEnv.vals[j] = l.get(inner)
+		}
+	}
 	for i := range c.binds {
-		if c.binds[i].outer {
+		if c.binds[i].inh {
+			inner.vals[i] = c.binds[i].l.get(inhEnv)
+		} else if c.binds[i].outer {
 			inner.vals[i] = c.binds[i].l.get(env)
 		} else {
 			inner.vals[i] = c.binds[i].l.get(inner)
@@ -447,9 +470,9 @@ func (c *binCode) pos() syntax.Pos { return c.p }
 func (c *binCode) eval(ev *Evaluator, env *Env) *Value {
 	switch c.op {
 	case syntax.OpEq:
-		return MkBool(ev.Equal(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
+		return MkBool(ev.equalTop(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
 	case syntax.OpNEq:
-		return MkBool(!ev.Equal(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
+		return MkBool(!ev.equalTop(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
 	case syntax.OpAnd, syntax.OpOr, syntax.OpImpl:
 		l := c.l.eval(ev, env)
 		if l.kind != KBool {
@@ -499,6 +522,19 @@ func (c *binCode) eval(ev *Evaluator, env *Env) *Value {
 	}
 	ev.errorAt(c.p, "internal error: bad operator")
 	return nil
+}
+
+// equalTop is == on two operands: Nix evaluates them into fresh cells, so
+// the cell-identity shortcut of Equal (which makes `[ f ] == [ f ]` true)
+// does not apply and a function never equals itself.
+func (ev *Evaluator) equalTop(a, b *Value, pos syntax.Pos) bool {
+	if a == b {
+		switch a.kind {
+		case KLambda, KPrimOp, KPrimOpApp:
+			return false
+		}
+	}
+	return ev.Equal(a, b, pos)
 }
 
 // updateAttrs implements a // b.

@@ -64,7 +64,10 @@ func (ev *Evaluator) PrintValue(v *Value, strict bool) (s string, err error) {
 		} else {
 			ev.force(v)
 		}
-		s = ev.printValue(v, false)
+		// Nix prints a copy of the result cell: a list is tracked by cell
+		// address, so `let x = [ x ]; in x` prints as [ [ «repeated» ] ].
+		cp := *v
+		s = ev.printValue(&cp, false)
 	})
 	return
 }
@@ -114,7 +117,7 @@ func (ev *Evaluator) printTo(b *strings.Builder, v *Value, seen map[unsafe.Point
 		b.WriteString("}")
 	case KList:
 		if v.n > 0 {
-			seen[v.p] = true
+			seen[unsafe.Pointer(v)] = true
 		}
 		b.WriteString("[ ")
 		for _, e := range v.List() {
@@ -134,7 +137,7 @@ func (ev *Evaluator) printTo(b *strings.Builder, v *Value, seen map[unsafe.Point
 }
 
 func (ev *Evaluator) printElem(b *strings.Builder, v *Value, seen map[unsafe.Pointer]bool) {
-	if (v.kind == KAttrs && v.Attrs().Len() > 0 || v.kind == KList && v.n > 0) && seen[v.p] {
+	if v.kind == KAttrs && v.Attrs().Len() > 0 && seen[v.p] || v.kind == KList && v.n > 0 && seen[unsafe.Pointer(v)] {
 		b.WriteString("«repeated»")
 		return
 	}

@@ -93,9 +93,15 @@ type newInfo struct {
 
 // install moves a fully written temp tree to its final store path and
 // registers it. The caller holds the path lock and has temp-rooted path.
-// On failure the final path is left invalid (and removed when possible).
-func (s *Store) install(ctx context.Context, tmp string, info *newInfo) error {
-	if _, err := canonicalise(tmp); err != nil {
+// canonical says tmp already has canonical metadata (nar.CopyPath with
+// Canonical), so it only needs making durable. On failure the final path is
+// left invalid (and removed when possible).
+func (s *Store) install(ctx context.Context, tmp string, info *newInfo, canonical bool) error {
+	if canonical {
+		if err := syncFS(filepath.Dir(tmp)); err != nil {
+			return err
+		}
+	} else if _, err := canonicalise(tmp); err != nil {
 		return err
 	}
 	real := s.RealPath(info.Path)
@@ -272,6 +278,7 @@ func (s *Store) AddToStore(ctx context.Context, name, srcPath string, method Met
 
 	narH, _ := hash.NewHasher(hash.SHA256)
 	var contentH *hash.Hasher
+	canonical := method == Recursive
 	if method == Flat {
 		contentH, err = s.writeFlat(ctx, srcPath, tmp, narH, algo)
 	} else {
@@ -297,7 +304,7 @@ func (s *Store) AddToStore(ctx context.Context, name, srcPath string, method Met
 		return s.install(ctx, tmp, &newInfo{PathInfo: PathInfo{
 			Path: path, NarHash: narHash, NarSize: uint64(narH.Size()), References: refs,
 			CA: storepath.ContentAddressFixed(method, ch),
-		}})
+		}}, canonical)
 	})
 	if err != nil {
 		return "", fmt.Errorf("adding %s to the store: %w", srcPath, err)
@@ -349,39 +356,21 @@ func (s *Store) writeFlat(ctx context.Context, src, dst string, narH *hash.Hashe
 	return contentH, nil
 }
 
-// writeRecursive dumps src as a NAR and restores it at dst in one pass,
-// hashing the NAR stream on the way.
+// writeRecursive copies src to dst with canonical store metadata, hashing
+// its NAR serialisation on the way: one read of src, no NAR round trip.
 func (s *Store) writeRecursive(ctx context.Context, src string, filter nar.Filter, dst string, narH, contentH *hash.Hasher) error {
 	if _, err := os.Lstat(src); err != nil {
 		return fmt.Errorf("adding %s: %w", src, err)
 	}
-	pr, pw := io.Pipe()
-	dumpErr := make(chan error, 1)
-	go func() {
-		err := nar.DumpPath(ctx, pw, src, filter)
-		pw.CloseWithError(err)
-		dumpErr <- err
-	}()
-	var tee io.Writer = narH
+	var w io.Writer = narH
 	if contentH != nil {
-		tee = io.MultiWriter(narH, contentH)
+		w = io.MultiWriter(narH, contentH)
 	}
-	rerr := nar.Restore(ctx, io.TeeReader(pr, tee), dst)
-	pr.CloseWithError(errRestoreDone)
-	derr := <-dumpErr
-	// A failed restore (e.g. disk full) is the real cause even if the dump
-	// then saw the closed pipe; a failed dump reaches the restore through
-	// the pipe, so its message is included either way.
-	if rerr != nil {
-		return fmt.Errorf("adding %s: %w", src, rerr)
-	}
-	if derr != nil {
-		return fmt.Errorf("adding %s: %w", src, derr)
+	if err := nar.CopyPath(ctx, w, src, dst, nar.CopyOptions{Filter: filter, Canonical: true}); err != nil {
+		return fmt.Errorf("adding %s: %w", src, err)
 	}
 	return nil
 }
-
-var errRestoreDone = errors.New("restore finished")
 
 type ctxReader struct {
 	ctx context.Context
@@ -442,7 +431,7 @@ func (s *Store) AddTextToStore(ctx context.Context, name string, content []byte,
 			PathInfo: PathInfo{Path: path, NarHash: narH.Sum(), NarSize: uint64(narH.Size()),
 				References: refs, CA: storepath.ContentAddressText(ch)},
 			drvOutputs: outs,
-		})
+		}, false)
 	})
 	if err != nil {
 		return "", fmt.Errorf("adding text %s to the store: %w", path, err)
@@ -497,7 +486,7 @@ func (s *Store) AddNAR(ctx context.Context, info *PathInfo, r io.Reader) error {
 				return fmt.Errorf("importing derivation %s: %w", path, err)
 			}
 		}
-		return s.install(ctx, tmp, ni)
+		return s.install(ctx, tmp, ni, false)
 	})
 	if err != nil {
 		return fmt.Errorf("importing %s: %w", path, err)

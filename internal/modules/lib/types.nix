@@ -560,6 +560,9 @@ let
       class ? null,
     }@attrs:
       let
+        # the `description` argument, reachable from inside the rec set
+        # below, whose own `description` attribute would shadow it
+        descriptionArg = description;
         nameDefault = nameDefaultModule;
         nModules = length modules;
         # The type's own modules, with attribute-set modules that were
@@ -594,7 +597,7 @@ let
         descriptionClass = null;
         name = "submodule";
         description =
-          if description != null then description
+          if descriptionArg != null then descriptionArg
           else (docsEval [ ])._module.freeformType.description or "submodule";
         check = x: isAttrs x || isFunction x || path.check x;
         merge = loc: defs:
