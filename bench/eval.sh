@@ -21,7 +21,7 @@ NIXPKGS_LIB=${NIXPKGS_LIB:-} bash "$benchdir/run.sh" -n "$runs" -f "$filter" -- 
 NIXPKGS_LIB='<onix/lib>' bash "$benchdir/run.sh" -n "$runs" -f "$filter" -- "$out/onix" instantiate >"$out/onix.txt"
 printf '%-28s %9s %9s %7s %9s %9s %7s  %s\n' benchmark nix_s onix_s ratio nix_MiB onix_MiB ratio "onix output ok"
 # run.sh prints fixed-width columns: name(28) seconds(9) rss(10) then the status.
-col() { awk -v f="$2" '/\.nix /{ n=substr($0,1,28); gsub(/ /,"",n); s=substr($0,30,9); gsub(/ /,"",s); m=substr($0,40,10); gsub(/ /,"",m); st=substr($0,52); print n "\t" s "\t" m "\t" st }' "$1"; }
+col() { awk '/\.nix /{ n=substr($0,1,28); gsub(/ /,"",n); s=substr($0,30,9); gsub(/ /,"",s); m=substr($0,40,10); gsub(/ /,"",m); st=substr($0,52); print n "\t" s "\t" m "\t" st }' "$1"; }
 join -t $'\t' <(col "$out/nix.txt" | sort) <(col "$out/onix.txt" | sort) | while IFS=$'\t' read -r f ns nm _nst ons onm ost; do
   r1=n/a r2=n/a
   if [[ $ns =~ ^[0-9.]+$ && $ons =~ ^[0-9.]+$ ]]; then r1=$(echo "scale=2; $ons / $ns" | bc); fi

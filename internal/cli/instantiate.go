@@ -208,7 +208,8 @@ func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout,
 	}
 	evOpts := evalOptions(o.include, o.showTrace, stderr)
 	evOpts.LintAbsolutePath, evOpts.LintShortPath, evOpts.LintURL = o.lintAbs, o.lintShort, o.lintURL
-	evOpts.MaxCallDepth = o.maxCallDepth
+	// --max-call-depth bounds calls and value nesting alike, as in Nix.
+	evOpts.MaxCallDepth, evOpts.MaxNestingDepth = o.maxCallDepth, o.maxCallDepth
 	if err := xo.setup(ctx, o.evalOnly || o.parseOnly, &evOpts); err != nil {
 		fmt.Fprintf(stderr, "error: %v\n", err)
 		return 1
@@ -282,7 +283,7 @@ func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout,
 					fmt.Fprint(stdout, out)
 				}
 			case o.json:
-				out, err = ev.ToJSON(r, false)
+				out, err = ev.ToJSON(r, true) // paths are copied, as Nix's printValueAsJSON
 				if err == nil {
 					fmt.Fprintln(stdout, out)
 				}

@@ -71,7 +71,8 @@ func TestASTAttrsAndErrors(t *testing.T) {
 }
 
 func TestASTDeepRecursion(t *testing.T) {
-	// count = n: if n == 0 then 0 else 1 + count (n - 1); count 50000
+	// count = n: if n == 0 then 0 else 1 + count (n - 1); count 9000
+	// (the default MaxCallDepth is Nix's max-call-depth, 10000)
 	count := &syntax.Lambda{Arg: "n", Name: "count", Body: &syntax.If{
 		Cond: &syntax.BinOp{Op: syntax.OpEq, L: v("n"), R: i(0)},
 		Then: i(0),
@@ -81,8 +82,12 @@ func TestASTDeepRecursion(t *testing.T) {
 		return &syntax.Let{Attrs: &syntax.AttrSet{Attrs: []*syntax.Binding{{Name: "count", Value: count}}}, Body: call(v("count"), i(n))}
 	}
 	ev := New(context.Background(), Options{})
-	r, err := ev.EvalExpr(mk(50000))
-	if err != nil || r.Int() != 50000 {
+	r, err := ev.EvalExpr(mk(9000))
+	if err != nil || r.Int() != 9000 {
+		t.Fatalf("%v %v", r, err)
+	}
+	ev = New(context.Background(), Options{MaxCallDepth: 50000})
+	if r, err = ev.EvalExpr(mk(40000)); err != nil || r.Int() != 40000 {
 		t.Fatalf("%v %v", r, err)
 	}
 	ev = New(context.Background(), Options{MaxCallDepth: 1000})

@@ -205,7 +205,6 @@ func (ev *Evaluator) findFile(list []*Value, name string, pos syntax.Pos) string
 	}
 	// a ThrownError in Nix: tryEval catches it
 	panic(&Error{Kind: ErrThrown, Msg: "file '" + name + "' was not found in the Nix search path (add it using $NIX_PATH or -I)", Pos: pos})
-	return ""
 }
 
 // materialise copies an embedded file system to the cache directory once
@@ -266,6 +265,22 @@ func (ev *Evaluator) materialise(name string, fsys fs.FS, pos syntax.Pos) string
 
 // resolveImportPath maps a directory to its default.nix.
 func resolveImportPath(p string) string {
+	// follow symlinks in the last component, as Nix's resolveExprPath
+	// (imports through a symlink share the evaluation of its target)
+	for i := 0; i < 1024; i++ {
+		st, err := os.Lstat(p)
+		if err != nil || st.Mode()&os.ModeSymlink == 0 {
+			break
+		}
+		t, err := os.Readlink(p)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(t) {
+			t = filepath.Join(filepath.Dir(p), t)
+		}
+		p = canonPath(t)
+	}
 	if st, err := os.Stat(p); err == nil && st.IsDir() {
 		return filepath.Join(p, "default.nix")
 	}

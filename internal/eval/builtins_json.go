@@ -130,7 +130,7 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[
 	// deferred recover per level: re-panicking through thousands of
 	// levels is quadratic in Go.
 	var path []Frame
-	depth := ev.depth
+	depth, jsonDepth := ev.depth, ev.jsonDepth
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(*Error); ok {
@@ -138,7 +138,7 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[
 					e.Trace = append(e.Trace, path[i])
 				}
 			}
-			ev.depth = depth
+			ev.depth, ev.jsonDepth = depth, jsonDepth
 			panic(r)
 		}
 	}()
@@ -148,11 +148,13 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[
 func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {
 	// nesting counts as call depth, as Nix's addCallDepth.
 	ev.depth++
-	if ev.depth > ev.opts.MaxCallDepth {
+	ev.jsonDepth++
+	if ev.depth > ev.opts.MaxCallDepth || ev.jsonDepth > ev.opts.MaxNestingDepth {
 		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
 	}
 	ev.toJSON2(b, v, pos, ctx, copyToStore, path)
 	ev.depth--
+	ev.jsonDepth--
 }
 
 func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {

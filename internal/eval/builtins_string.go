@@ -149,7 +149,7 @@ func registerString(r *registry) {
 		s, _ := ev.ForceString(pos, a[1])
 		var out []*Value
 		prev := 0
-		for _, m := range re.FindAllStringSubmatchIndex(s, -1) {
+		for _, m := range ev.splitMatches(pos, re, a[0].Str(), s) {
 			out = append(out, MkString(s[prev:m[0]]))
 			groups := make([]*Value, 0, len(m)/2-1)
 			for i := 2; i < len(m); i += 2 {
@@ -222,6 +222,45 @@ func registerString(r *registry) {
 		}
 		return b.Value()
 	})
+}
+
+// splitMatches is FindAllStringSubmatchIndex with std::regex_iterator's
+// rule: an empty match right after a non-empty one counts (Go skips it),
+// so split "(.*)" "abc" has a second, empty match at the end.
+func (ev *Evaluator) splitMatches(pos syntax.Pos, re *regexp.Regexp, src, s string) [][]int {
+	ms := re.FindAllStringSubmatchIndex(s, -1)
+	if strings.ContainsAny(src, "^\\") {
+		return ms // context-dependent anchors: keep Go's answer
+	}
+	var pre *regexp.Regexp
+	var out [][]int
+	for i, m := range ms {
+		out = append(out, m)
+		e := m[1]
+		if m[0] == e || i+1 < len(ms) && ms[i+1][0] == e {
+			continue
+		}
+		if pre == nil {
+			key := "\x00prefix:" + src
+			if pre = ev.regexCache[key]; pre == nil {
+				var err error
+				if pre, err = regexp.Compile("(?s)^(?:" + posixToRE2(src) + ")"); err != nil {
+					return ms
+				}
+				pre.Longest()
+				ev.regexCache[key] = pre
+			}
+		}
+		if em := pre.FindStringSubmatchIndex(s[e:]); em != nil && em[1] == 0 {
+			for j := range em {
+				if em[j] >= 0 {
+					em[j] += e
+				}
+			}
+			out = append(out, em)
+		}
+	}
+	return out
 }
 
 // compileRegex translates a POSIX extended regular expression into RE2

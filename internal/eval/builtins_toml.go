@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -43,8 +44,8 @@ func (ev *Evaluator) fromTOML(s string) (v *Value, err error) {
 			err = fmt.Errorf("%v", r)
 		}
 	}()
-	var doc map[string]any
-	if _, err := toml.Decode(s, &doc); err != nil {
+	doc, err := decodeTOMLClampingRadixInts(s)
+	if err != nil {
 		return nil, err
 	}
 	timestamps := ev.HasFeature("parse-toml-timestamps")
@@ -110,6 +111,35 @@ func (ev *Evaluator) fromTOML(s string) (v *Value, err error) {
 		doc = map[string]any{}
 	}
 	return conv(doc)
+}
+
+// decodeTOMLClampingRadixInts decodes a TOML document. A hexadecimal, octal
+// or binary integer beyond int64 becomes the largest int64, as Nix 2.8's
+// TOML parser did; nixpkgs lib relies on it (lib.fromHexString of a sha256
+// is documented to give 9223372036854775807, and lib/tests/misc.nix checks
+// it). A decimal integer out of range stays an error, as in current Nix
+// (eval-fail-fromTOML-overflow).
+func decodeTOMLClampingRadixInts(s string) (map[string]any, error) {
+	const maxInt = "9223372036854775807"
+	for range 1000 {
+		var doc map[string]any
+		_, err := toml.Decode(s, &doc)
+		var pe toml.ParseError
+		if err == nil || !errors.As(err, &pe) || !strings.Contains(pe.Message, "out of range for int64") {
+			return doc, err
+		}
+		start, end := pe.Position.Start, pe.Position.Start+pe.Position.Len
+		if start < 0 || end > len(s) || end-start < 3 {
+			return nil, err
+		}
+		switch lit := s[start:end]; lit[:2] {
+		case "0x", "0o", "0b":
+			s = s[:start] + maxInt + s[end:]
+		default:
+			return nil, err
+		}
+	}
+	return nil, fmt.Errorf("too many out-of-range integers")
 }
 
 func checkNul(s string) error {

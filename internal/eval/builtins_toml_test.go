@@ -70,3 +70,20 @@ func FuzzFromTOML(f *testing.F) {
 		}
 	})
 }
+
+// Radix integers beyond int64 clamp to the largest int64, as in Nix 2.8;
+// nixpkgs lib's fromHexString (and lib/tests/misc.nix) depends on it.
+// Decimal overflow stays an error (current Nix; TestFromTOMLErrors).
+func TestFromTOMLRadixClamp(t *testing.T) {
+	got := evalJSON(t, Options{}, `builtins.fromTOML ''
+	  h = 0x9f86d081884c7d65
+	  o = 0o7777777777777777777777
+	  b = 0b11111111111111111111111111111111111111111111111111111111111111111
+	  s = "0x9f86d081884c7d659f86"
+	  ok = 0x10
+	''`, "/")
+	want := `{"b":9223372036854775807,"h":9223372036854775807,"o":9223372036854775807,"ok":16,"s":"0x9f86d081884c7d659f86"}`
+	if !jsonEqual(t, got, want) {
+		t.Errorf("got %s want %s", got, want)
+	}
+}

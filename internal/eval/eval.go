@@ -49,8 +49,16 @@ type Options struct {
 	Paths PathComputer
 	// StoreDir is the store directory (default /nix/store).
 	StoreDir string
-	// MaxCallDepth bounds nested function calls (default 10000, as Nix's max-call-depth).
+	// MaxCallDepth bounds nested function calls. The default, 200000, is
+	// above current Nix's max-call-depth (10000) because Nix 2.8 had no such
+	// limit and real code (and the deep-recursion benchmark, 50k frames deep)
+	// recurses further; --max-call-depth sets it like Nix's option.
 	MaxCallDepth int
+	// MaxNestingDepth bounds how deep toJSON and toXML descend into nested
+	// values (default 10000, current Nix's max-call-depth, which its
+	// serialisers count against): a 100000-deep linked list is a clean
+	// error, as in current Nix (eval-fail-toJSON-stack-overflow).
+	MaxNestingDepth int
 	// ShowTrace is kept for callers; frames are always collected.
 	ShowTrace bool
 	// Stderr receives builtins.trace output (default os.Stderr).
@@ -65,6 +73,9 @@ type Options struct {
 	Features []string
 	// CacheDir is where embedded file systems are materialised.
 	CacheDir string
+	// MaxSteps bounds the number of calls (approximately, in units of
+	// 65536); 0 means unlimited. For fuzzing and sandboxed evaluation.
+	MaxSteps int64
 	// Home is where `~/` paths point (default $HOME via Getenv).
 	Home string
 	// LintAbsolutePath, LintShortPath, LintURL are Nix's
@@ -84,7 +95,9 @@ type Evaluator struct {
 	imports    map[string]*Value
 	files      map[string]*syntax.File
 	depth      int
+	jsonDepth  int // nesting of the toJSON in progress (Options.MaxNestingDepth)
 	steps      uint32
+	bigSteps   int64 // steps / 65536, for MaxSteps
 	primops    map[string]*PrimOp
 	regexCache map[string]*regexp.Regexp
 
@@ -94,7 +107,10 @@ type Evaluator struct {
 // New creates an evaluator.
 func New(ctx context.Context, opts Options) *Evaluator {
 	if opts.MaxCallDepth == 0 {
-		opts.MaxCallDepth = 10000
+		opts.MaxCallDepth = 200000
+	}
+	if opts.MaxNestingDepth == 0 {
+		opts.MaxNestingDepth = 10000
 	}
 	if opts.StoreDir == "" {
 		opts.StoreDir = "/nix/store"
@@ -265,6 +281,12 @@ func (ev *Evaluator) tick(pos syntax.Pos) {
 	if ev.steps&0xffff == 0 {
 		if err := ev.ctx.Err(); err != nil {
 			panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: " + err.Error(), Pos: pos})
+		}
+		if ev.opts.MaxSteps > 0 {
+			ev.bigSteps++
+			if ev.bigSteps > ev.opts.MaxSteps>>16 {
+				panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: step limit exceeded", Pos: pos})
+			}
 		}
 	}
 }

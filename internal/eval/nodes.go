@@ -528,13 +528,9 @@ func (c *binCode) eval(ev *Evaluator, env *Env) *Value {
 // the cell-identity shortcut of Equal (which makes `[ f ] == [ f ]` true)
 // does not apply and a function never equals itself.
 func (ev *Evaluator) equalTop(a, b *Value, pos syntax.Pos) bool {
-	if a == b {
-		switch a.kind {
-		case KLambda, KPrimOp, KPrimOpApp:
-			return false
-		}
-	}
-	return ev.Equal(a, b, pos)
+	ev.force(a)
+	ev.force(b)
+	return ev.equalForced(a, b, pos)
 }
 
 // updateAttrs implements a // b.

@@ -92,11 +92,19 @@ func abs64(x int64) int64 {
 
 // Equal implements ==.
 func (ev *Evaluator) Equal(a, b *Value, pos syntax.Pos) bool {
+	// forced before the identity shortcut, as Nix's eqValues: `x == x`
+	// still raises x's error
+	ev.force(a)
+	ev.force(b)
 	if a == b {
 		return true
 	}
-	ev.force(a)
-	ev.force(b)
+	return ev.equalForced(a, b, pos)
+}
+
+// equalForced compares two forced values without the cell-identity
+// shortcut at this level.
+func (ev *Evaluator) equalForced(a, b *Value, pos syntax.Pos) bool {
 	if a.kind == KInt && b.kind == KFloat {
 		return float64(a.n) == b.Float()
 	}
@@ -127,9 +135,6 @@ func (ev *Evaluator) Equal(a, b *Value, pos syntax.Pos) bool {
 		}
 		return true
 	case KAttrs:
-		if a.p == b.p {
-			return true
-		}
 		if ev.isDerivation(a) && ev.isDerivation(b) {
 			oa, ok1 := a.Attrs().Get(ev.sOutPath)
 			ob, ok2 := b.Attrs().Get(ev.sOutPath)

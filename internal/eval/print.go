@@ -12,7 +12,7 @@ func formatFloatG(f float64) string {
 	return strconv.FormatFloat(f, 'g', 6, 64)
 }
 
-var keywords = map[string]bool{"if": true, "then": true, "else": true, "assert": true, "with": true, "let": true, "in": true, "rec": true, "inherit": true, "or": true}
+var keywords = map[string]bool{"if": true, "then": true, "else": true, "assert": true, "with": true, "let": true, "in": true, "rec": true, "inherit": true}
 
 func isVarName(s string) bool {
 	if s == "" || keywords[s] {

@@ -110,7 +110,7 @@ func xmlPos(as []xmlAttr, p syntax.Pos) []xmlAttr {
 
 func (p *xmlPrinter) value(v *Value, depth int) {
 	ev := p.ev
-	if depth > 10000 {
+	if depth > p.ev.opts.MaxNestingDepth || depth > p.ev.opts.MaxCallDepth { // Nix's addCallDepth
 		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded"})
 	}
 	if p.strict {

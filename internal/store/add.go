@@ -400,7 +400,7 @@ func (s *Store) AddTextToStore(ctx context.Context, name string, content []byte,
 	path := s.storeDir.Path(sp)
 	var outs map[string]string
 	if sp.IsDerivation() {
-		if outs, err = s.drvOutputs(content); err != nil {
+		if outs, err = s.drvOutputs(path, content); err != nil {
 			return "", fmt.Errorf("adding derivation %s: %w", path, err)
 		}
 	}
@@ -482,7 +482,7 @@ func (s *Store) AddNAR(ctx context.Context, info *PathInfo, r io.Reader) error {
 			if err != nil {
 				return fmt.Errorf("reading derivation %s: %w", path, err)
 			}
-			if ni.drvOutputs, err = s.drvOutputs(b); err != nil {
+			if ni.drvOutputs, err = s.drvOutputs(path, b); err != nil {
 				return fmt.Errorf("importing derivation %s: %w", path, err)
 			}
 		}

@@ -19,12 +19,11 @@ func FuzzParseTempRoots(f *testing.F) {
 }
 
 func FuzzParseDrvOutputs(f *testing.F) {
-	f.Add([]byte(`Derive([("out","/nix/store/91dkhdfrdzngb4m62zak427y2vpamanj-plain","","")],[],[],"x86_64-linux","/bin/sh",[],[])`))
-	f.Add([]byte(`Derive([("dev","/nix/store/c8dlmrfjxmbj5bnh499rhqcky8d2xr22-multi-dev","",""),("out","/nix/store/zljc0bppi97ydrr4sswd27ckjq42pd8k-multi","","")],`))
-	f.Add([]byte(`Derive([("out","","r:sha256","")],`))
-	f.Add([]byte(`Derive([("o\"ut","/x\\y","","")],`))
+	for _, c := range drvOutputCases {
+		f.Add([]byte(c.drv))
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
-		outs, err := parseDrvOutputs(b)
+		outs, err := parseDrvOutputs("fuzz.drv", b)
 		if err == nil {
 			for k, v := range outs {
 				if k == "" || v == "" {

@@ -1,8 +1,10 @@
 package syntax
 
 import (
+	"bytes"
 	"math"
 	"strconv"
+	"strings"
 )
 
 // The lexer is a hand-written copy of Nix's flex scanner (lexer.l). Flex
@@ -562,7 +564,17 @@ func (lx *lexer) scanString() token {
 		return token{kind: tEOF, off: n, end: n}
 	}
 	lx.pos = j
+	if bytes.IndexByte(lx.src[i:j], 0) >= 0 {
+		return lx.nulError(i, j)
+	}
 	return token{kind: tStr, off: i, end: j, text: unescapeStr(lx.src[i:j])}
+}
+
+// nulError rejects a string piece holding a NUL byte, which a Nix string
+// cannot represent (Nix's lexer refuses it the same way).
+func (lx *lexer) nulError(off, end int) token {
+	shown := strings.ReplaceAll(string(lx.src[off:end]), "\x00", "\u2400")
+	return lx.lexError(off, end, "input string '"+shown+"' cannot be represented as Nix string because it contains null bytes")
 }
 
 // unescapeStr decodes the escapes of "..." strings (and of ”\x): \n, \r,
@@ -662,6 +674,9 @@ func (lx *lexer) scanIndString() token {
 	}
 	if j > i {
 		lx.pos = j
+		if bytes.IndexByte(lx.src[i:j], 0) >= 0 {
+			return lx.nulError(i, j)
+		}
 		return token{kind: tIndStr, indent: true, off: i, end: j, text: string(lx.src[i:j])}
 	}
 	// A lone `$` or `'` (before `${`/`''`/`'$` or at the end).

@@ -95,15 +95,24 @@ func checkErrExp(t *testing.T, path string, pe *Error) {
 	if err != nil {
 		return
 	}
+	// The message may span lines (a quoted multi-line string); the
+	// position is on the first line that starts with "at ".
 	lines := strings.Split(string(exp), "\n")
-	if len(lines) < 2 {
-		t.Fatalf("short %s", path)
+	atLine := -1
+	for i, l := range lines {
+		if strings.HasPrefix(strings.TrimSpace(l), "at ") {
+			atLine = i
+			break
+		}
 	}
-	wantMsg := strings.TrimPrefix(lines[0], "error: ")
-	if pe.Msg != wantMsg {
+	if atLine < 1 {
+		t.Fatalf("%s: no position line", path)
+	}
+	wantMsg := strings.TrimPrefix(strings.Join(lines[:atLine], "\n"), "error: ")
+	if gotMsg := strings.ReplaceAll(pe.Msg, "\n", "\n       "); pe.Msg != wantMsg && gotMsg != wantMsg {
 		t.Errorf("message %q, want %q", pe.Msg, wantMsg)
 	}
-	at := strings.TrimSuffix(strings.TrimSpace(lines[1]), ":")
+	at := strings.TrimSuffix(strings.TrimSpace(lines[atLine]), ":")
 	lc := at[strings.LastIndex(at[:strings.LastIndex(at, ":")], ":")+1:]
 	if got := strconv.Itoa(int(pe.Pos.Line)) + ":" + strconv.Itoa(int(pe.Pos.Col)); got != lc {
 		t.Errorf("position %s, want %s (%s)", got, lc, at)

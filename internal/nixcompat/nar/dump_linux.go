@@ -169,8 +169,9 @@ func (t *tree) run(e *emitter, src string) error {
 		return err
 	}
 	if t.filter != nil {
+		var scratch []byte
 		w := &walker{tree: t, put: func(n *node) error {
-			t.load(n, nil)
+			scratch = t.load(n, scratch)
 			err := e.emit(n)
 			n.release()
 			return err
@@ -698,6 +699,11 @@ func (e *emitter) stream(n *node) error {
 			if err == nil && n.dfd >= 0 {
 				if werr := writeFull(n.dfd, b); werr != nil {
 					err = fmt.Errorf("restore %s: %w", e.dstPath(n.narPath), werr)
+				} else if e.canon != nil {
+					// Start write-back now so the caller's final syncfs
+					// finds little left to flush (a hint; errors surface
+					// there).
+					_ = unix.SyncFileRange(n.dfd, off, int64(len(b)), unix.SYNC_FILE_RANGE_WRITE)
 				}
 			}
 			full <- chunk{b: b[:k], err: err}
