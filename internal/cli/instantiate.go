@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 
@@ -25,6 +26,38 @@ func tuneRuntime() {
 	debug.SetMaxStack(4 << 30)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+}
+
+// startProfile writes a CPU profile to $ONIX_CPUPROFILE (if set) until the
+// returned function is called; $ONIX_MEMPROFILE gets a heap profile then.
+func startProfile(stderr io.Writer) func() {
+	cpu, mem := os.Getenv("ONIX_CPUPROFILE"), os.Getenv("ONIX_MEMPROFILE")
+	if cpu == "" && mem == "" {
+		return func() {}
+	}
+	var f *os.File
+	if cpu != "" {
+		var err error
+		if f, err = os.Create(cpu); err != nil {
+			fmt.Fprintf(stderr, "warning: ONIX_CPUPROFILE: %v\n", err)
+		} else if err := pprof.StartCPUProfile(f); err != nil {
+			fmt.Fprintf(stderr, "warning: ONIX_CPUPROFILE: %v\n", err)
+			f.Close()
+			f = nil
+		}
+	}
+	return func() {
+		if f != nil {
+			pprof.StopCPUProfile()
+			f.Close()
+		}
+		if mem != "" {
+			if mf, err := os.Create(mem); err == nil {
+				_ = pprof.Lookup("allocs").WriteTo(mf, 0)
+				mf.Close()
+			}
+		}
 	}
 }
 
@@ -199,6 +232,7 @@ func searchPath(include []string) []string {
 
 func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tuneRuntime()
+	defer startProfile(stderr)()
 	args, xo := splitInstantiateStoreArgs(args) // instantiate_drv.go
 	defer xo.close()
 	o, err := parseInstantiateArgs(args)

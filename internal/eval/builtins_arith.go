@@ -13,15 +13,7 @@ func registerArith(r *registry) {
 	}{{"__add", '+'}, {"__sub", '-'}, {"__mul", '*'}, {"__div", '/'}} {
 		o := op.op
 		r.Add(op.name, 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
-			ev.force(a[0])
-			ev.force(a[1])
-			if a[0].kind != KInt && a[0].kind != KFloat {
-				ev.errorAt(pos, "value is %s while an integer was expected", a[0].TypeName())
-			}
-			if a[1].kind != KInt && a[1].kind != KFloat {
-				ev.errorAt(pos, "value is %s while an integer was expected", a[1].TypeName())
-			}
-			return ev.arith(o, a[0], a[1], pos)
+			return ev.arithPrim(o, a[0], a[1], pos)
 		})
 	}
 	r.Add("__lessThan", 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
@@ -41,6 +33,20 @@ func registerArith(r *registry) {
 	r.Add("__floor", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		return MkInt(int64(math.Floor(ev.forceNumber(pos, a[0]))))
 	})
+}
+
+// arithPrim is the body of __add, __sub, __mul and __div: both operands
+// are forced and must be numbers.
+func (ev *Evaluator) arithPrim(o byte, a, b *Value, pos syntax.Pos) *Value {
+	ev.force(a)
+	ev.force(b)
+	if a.kind != KInt && a.kind != KFloat {
+		ev.errorAt(pos, "value is %s while an integer was expected", a.TypeName())
+	}
+	if b.kind != KInt && b.kind != KFloat {
+		ev.errorAt(pos, "value is %s while an integer was expected", b.TypeName())
+	}
+	return ev.arith(o, a, b, pos)
 }
 
 func (ev *Evaluator) forceNumber(pos syntax.Pos, v *Value) float64 {

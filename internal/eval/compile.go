@@ -103,6 +103,9 @@ func (c *compiler) compile(e syntax.Expr, s *scope) code {
 	case *syntax.Lambda:
 		return c.lambda(e, s)
 	case *syntax.Call:
+		if pc := c.primBin(e, s); pc != nil {
+			return pc
+		}
 		cc := &callCode{fn: c.compile(e.Fn, s), p: e.P}
 		for _, a := range e.Args {
 			cc.args = append(cc.args, mkLazy(c.compile(a, s)))
@@ -274,4 +277,43 @@ func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
 	}
 	lc.body = c.compile(e.Body, inner)
 	return lc
+}
+
+// primBin compiles `__sub a b`, `__mul a b`, `__div a b`, `__add a b` and
+// `__lessThan a b` (what the parser makes of -, *, /, <, <=, >, >=) into a
+// direct operation when the name is the builtin (not shadowed by a let,
+// argument or scopedImport scope): no thunks for the operands, no argument
+// slice, no primop dispatch. Operands are forced in the primop's order.
+func (c *compiler) primBin(e *syntax.Call, s *scope) code {
+	v, ok := e.Fn.(*syntax.Var)
+	if !ok || len(e.Args) != 2 {
+		return nil
+	}
+	var op byte
+	switch v.Name {
+	case "__add":
+		op = '+'
+	case "__sub":
+		op = '-'
+	case "__mul":
+		op = '*'
+	case "__div":
+		op = '/'
+	case "__lessThan":
+		op = '<'
+	default:
+		return nil
+	}
+	for sc := s; sc != nil; sc = sc.up {
+		if sc.with {
+			continue
+		}
+		if _, ok := sc.vars[v.Name]; ok {
+			if sc != c.ev.base {
+				return nil
+			}
+			break
+		}
+	}
+	return &primBinCode{op: op, l: c.compile(e.Args[0], s), r: c.compile(e.Args[1], s), p: e.P}
 }

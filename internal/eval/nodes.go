@@ -40,6 +40,43 @@ func (c *varCode) eval(ev *Evaluator, env *Env) *Value {
 }
 func (c *varCode) pos() syntax.Pos { return c.p }
 
+// primBinCode is a call of the builtin __add/__sub/__mul/__div/__lessThan
+// with two arguments (see compiler.primBin).
+type primBinCode struct {
+	op   byte // '+', '-', '*', '/' or '<'
+	l, r code
+	p    syntax.Pos
+}
+
+func (c *primBinCode) pos() syntax.Pos { return c.p }
+
+// operand evaluates an argument the way the primop would force it: a
+// variable's cell is forced without a position of its own (as a forced
+// argument thunk is), anything else is evaluated in place of its thunk.
+func operand(ev *Evaluator, c code, env *Env) *Value {
+	if vc, ok := c.(*varCode); ok {
+		v := vc.cell(env)
+		if v.kind >= KThunk {
+			ev.forceSlow(v, syntax.Pos{})
+		}
+		return v
+	}
+	return c.eval(ev, env)
+}
+
+func (c *primBinCode) eval(ev *Evaluator, env *Env) *Value {
+	ev.tick(c.p)
+	a := operand(ev, c.l, env)
+	b := operand(ev, c.r, env)
+	if c.op == '<' {
+		if a.kind == KInt && b.kind == KInt {
+			return MkBool(a.n < b.n)
+		}
+		return MkBool(ev.lessThan(a, b, c.p))
+	}
+	return ev.arithPrim(c.op, a, b, c.p)
+}
+
 type withVarCode struct {
 	sym   Symbol
 	name  string
