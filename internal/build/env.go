@@ -4,16 +4,18 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
 	"regexp"
-	"sort"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/onix-dev/onix/internal/nixcompat/derivation"
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
+	"github.com/onix-dev/onix/internal/nixcompat/nixjson"
 )
 
 // builderEnv computes the builder's environment exactly as Nix 2.8's
@@ -187,14 +189,7 @@ func shellEscape(s string) string {
 	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // writeNixJSON writes v compactly with sorted keys and nlohmann's string
 // escaping (control characters as \uXXXX except \b\f\n\r\t; no HTML or
@@ -212,33 +207,7 @@ func writeNixJSON(b *bytes.Buffer, v any) {
 	case json.Number:
 		b.WriteString(x.String())
 	case string:
-		b.WriteByte('"')
-		for i := 0; i < len(x); i++ {
-			c := x[i]
-			switch c {
-			case '"':
-				b.WriteString(`\"`)
-			case '\\':
-				b.WriteString(`\\`)
-			case '\b':
-				b.WriteString(`\b`)
-			case '\f':
-				b.WriteString(`\f`)
-			case '\n':
-				b.WriteString(`\n`)
-			case '\r':
-				b.WriteString(`\r`)
-			case '\t':
-				b.WriteString(`\t`)
-			default:
-				if c < 0x20 {
-					fmt.Fprintf(b, `\u%04x`, c)
-				} else {
-					b.WriteByte(c)
-				}
-			}
-		}
-		b.WriteByte('"')
+		b.WriteString(nixjson.Quote(x, nixjson.Nlohmann))
 	case []any:
 		b.WriteByte('[')
 		for i, e := range x {

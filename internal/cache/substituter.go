@@ -8,6 +8,8 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"os"
+	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 )
@@ -243,6 +245,7 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 	if st.StoreDir() != m.opts.StoreDir {
 		return nil, fmt.Errorf("substituters are for store %s, the local store is %s", m.opts.StoreDir, st.StoreDir())
 	}
+	debugT0 := time.Now()
 	// Walk the closure through narinfos, level by level, in parallel.
 	need := map[string]*source{}
 	seen := map[string]bool{}
@@ -276,6 +279,10 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 			next = append(next, fullRefs(m.opts.StoreDir, s.info)...)
 		}
 		frontier = next
+	}
+	fmt.Fprintf(os.Stderr, "DEBUG walk done %v\n", time.Since(debugT0))
+	if bs, ok := st.(BatchStore); ok {
+		return m.substituteBatched(ctx, need, bs, progress)
 	}
 	nodes := make([]string, 0, len(need))
 	for p := range need {

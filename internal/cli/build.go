@@ -127,9 +127,8 @@ func isTerminal(w io.Writer) bool {
 // as --arg NAME EXPR are why cobra's parser is not used).
 type buildArgs struct {
 	buildFlags
+	evalArgs
 	attrPaths []string
-	args      []eval.AutoArg
-	include   []string
 	outLink   string
 	noOutLink bool
 	files     []string
@@ -140,14 +139,8 @@ type buildArgs struct {
 func parseBuildArgs(args []string) (*buildArgs, error) {
 	o := &buildArgs{outLink: "result"}
 	o.jobs = 1
-	need := func(i, n int) error {
-		if i+n >= len(args) {
-			return fmt.Errorf("flag '%s' requires %d argument(s)", args[i], n)
-		}
-		return nil
-	}
 	intArg := func(i int) (int, error) {
-		if err := need(i, 1); err != nil {
+		if err := needArgs(args, i, 1); err != nil {
 			return 0, err
 		}
 		if args[i+1] == "auto" {
@@ -160,32 +153,25 @@ func parseBuildArgs(args []string) (*buildArgs, error) {
 		return n, nil
 	}
 	for i := 0; i < len(args); i++ {
+		if last, ok, err := o.parseFlag(args, i); ok {
+			if err != nil {
+				return nil, err
+			}
+			i = last
+			continue
+		}
 		a := args[i]
 		var err error
 		switch a {
 		case "-h", "--help":
 			o.help = true
 		case "-A", "--attr":
-			if err = need(i, 1); err == nil {
+			if err = needArgs(args, i, 1); err == nil {
 				o.attrPaths = append(o.attrPaths, args[i+1])
 				i++
 			}
-		case "--arg", "--argstr":
-			if err = need(i, 2); err == nil {
-				if a == "--arg" {
-					o.args = append(o.args, eval.AutoArg{Name: args[i+1], Expr: args[i+2]})
-				} else {
-					o.args = append(o.args, eval.AutoArg{Name: args[i+1], Str: args[i+2], IsStr: true})
-				}
-				i += 2
-			}
-		case "-I", "--include":
-			if err = need(i, 1); err == nil {
-				o.include = append(o.include, args[i+1])
-				i++
-			}
 		case "-o", "--out-link":
-			if err = need(i, 1); err == nil {
+			if err = needArgs(args, i, 1); err == nil {
 				o.outLink = args[i+1]
 				i++
 			}
@@ -212,24 +198,22 @@ func parseBuildArgs(args []string) (*buildArgs, error) {
 		case "--offline":
 			o.offline = true
 		case "--option":
-			if err = need(i, 2); err == nil {
+			if err = needArgs(args, i, 2); err == nil {
 				o.settings = append(o.settings, cache.Option{Name: args[i+1], Value: args[i+2]})
 				i += 2
 			}
 		case "--substituters", "--extra-substituters", "--trusted-public-keys", "--extra-trusted-public-keys":
-			if err = need(i, 1); err == nil {
+			if err = needArgs(args, i, 1); err == nil {
 				o.settings = append(o.settings, cache.Option{Name: strings.TrimPrefix(a, "--"), Value: args[i+1]})
 				i++
 			}
 		case "--store":
-			if err = need(i, 1); err == nil {
+			if err = needArgs(args, i, 1); err == nil {
 				o.storeRoot = args[i+1]
 				i++
 			}
 		default:
 			switch {
-			case strings.HasPrefix(a, "-I") && len(a) > 2:
-				o.include = append(o.include, a[2:])
 			case strings.HasPrefix(a, "-j") && len(a) > 2:
 				o.jobs, err = strconv.Atoi(a[2:])
 			case strings.HasPrefix(a, "--store="):

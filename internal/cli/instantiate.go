@@ -65,11 +65,10 @@ type instantiateOpts struct {
 	evalOnly, strict, json, xml, raw, noLocation, parseOnly, showTrace bool
 	readWrite, fromExpr, readStdin                                     bool
 	attrPaths                                                          []string
-	args                                                               []eval.AutoArg
-	include                                                            []string
 	files                                                              []string
 	lintAbs, lintShort, lintURL                                        string
 	maxCallDepth                                                       int
+	evalArgs
 }
 
 func newInstantiateCmd() *cobra.Command {
@@ -89,13 +88,14 @@ func newInstantiateCmd() *cobra.Command {
 
 func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 	o := &instantiateOpts{}
-	need := func(i, n int) error {
-		if i+n >= len(args) {
-			return fmt.Errorf("flag '%s' requires %d argument(s)", args[i], n)
-		}
-		return nil
-	}
 	for i := 0; i < len(args); i++ {
+		if last, ok, err := o.parseFlag(args, i); ok {
+			if err != nil {
+				return nil, err
+			}
+			i = last
+			continue
+		}
 		a := args[i]
 		switch a {
 		case "--eval", "--eval-only":
@@ -121,31 +121,13 @@ func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 		case "-E", "--expr":
 			o.fromExpr = true
 		case "-A", "--attr":
-			if err := need(i, 1); err != nil {
+			if err := needArgs(args, i, 1); err != nil {
 				return nil, err
 			}
 			o.attrPaths = append(o.attrPaths, args[i+1])
 			i++
-		case "--arg":
-			if err := need(i, 2); err != nil {
-				return nil, err
-			}
-			o.args = append(o.args, eval.AutoArg{Name: args[i+1], Expr: args[i+2]})
-			i += 2
-		case "--argstr":
-			if err := need(i, 2); err != nil {
-				return nil, err
-			}
-			o.args = append(o.args, eval.AutoArg{Name: args[i+1], Str: args[i+2], IsStr: true})
-			i += 2
-		case "-I", "--include":
-			if err := need(i, 1); err != nil {
-				return nil, err
-			}
-			o.include = append(o.include, args[i+1])
-			i++
 		case "--lint-absolute-path-literals", "--lint-short-path-literals", "--lint-url-literals":
-			if err := need(i, 1); err != nil {
+			if err := needArgs(args, i, 1); err != nil {
 				return nil, err
 			}
 			v := args[i+1]
@@ -165,7 +147,7 @@ func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 			}
 			i++
 		case "--max-call-depth":
-			if err := need(i, 1); err != nil {
+			if err := needArgs(args, i, 1); err != nil {
 				return nil, err
 			}
 			n, err := strconv.Atoi(args[i+1])
@@ -178,12 +160,12 @@ func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 			o.showTrace = false
 		case "--impure", "--repair", "--no-pure-eval", "--quiet", "--verbose", "-v", "--no-build-output", "-Q", "--offline", "--refresh":
 		case "--extra-experimental-features", "--experimental-features", "--store", "--eval-store", "--pure-eval", "--restrict-eval", "--allowed-uris":
-			if err := need(i, 1); err != nil {
+			if err := needArgs(args, i, 1); err != nil {
 				return nil, err
 			}
 			i++
 		case "--option":
-			if err := need(i, 2); err != nil {
+			if err := needArgs(args, i, 2); err != nil {
 				return nil, err
 			}
 			i += 2
@@ -192,10 +174,6 @@ func parseInstantiateArgs(args []string) (*instantiateOpts, error) {
 				i++
 			}
 		default:
-			if strings.HasPrefix(a, "-I") && len(a) > 2 {
-				o.include = append(o.include, a[2:])
-				continue
-			}
 			if strings.HasPrefix(a, "-") && a != "-" {
 				return nil, fmt.Errorf("unrecognised flag '%s'", a)
 			}

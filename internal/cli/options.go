@@ -95,8 +95,7 @@ in
 `
 
 type optionsFlags struct {
-	include              []string
-	args                 []eval.AutoArg
+	evalArgs
 	json, recursive      bool
 	showTrace, wantsHelp bool
 	positional           []string
@@ -133,13 +132,14 @@ is declared and every definition. Submodule values are reached by name
 
 func parseOptionsArgs(args []string) (*optionsFlags, error) {
 	f := &optionsFlags{}
-	need := func(i, n int) error {
-		if i+n >= len(args) {
-			return fmt.Errorf("flag '%s' requires %d argument(s)", args[i], n)
-		}
-		return nil
-	}
 	for i := 0; i < len(args); i++ {
+		if last, ok, err := f.parseFlag(args, i); ok {
+			if err != nil {
+				return nil, err
+			}
+			i = last
+			continue
+		}
 		a := args[i]
 		switch a {
 		case "-h", "--help":
@@ -150,26 +150,8 @@ func parseOptionsArgs(args []string) (*optionsFlags, error) {
 			f.recursive = true
 		case "--show-trace":
 			f.showTrace = true
-		case "-I", "--include":
-			if err := need(i, 1); err != nil {
-				return nil, err
-			}
-			f.include = append(f.include, args[i+1])
-			i++
-		case "--arg", "--argstr":
-			if err := need(i, 2); err != nil {
-				return nil, err
-			}
-			if a == "--arg" {
-				f.args = append(f.args, eval.AutoArg{Name: args[i+1], Expr: args[i+2]})
-			} else {
-				f.args = append(f.args, eval.AutoArg{Name: args[i+1], Str: args[i+2], IsStr: true})
-			}
-			i += 2
 		default:
 			switch {
-			case strings.HasPrefix(a, "-I") && len(a) > 2:
-				f.include = append(f.include, a[2:])
 			case strings.HasPrefix(a, "-") && a != "-":
 				return nil, fmt.Errorf("unrecognised flag '%s'", a)
 			default:

@@ -96,6 +96,31 @@ func storePathArg(st *store.Store, arg string) (string, error) {
 	return sp, nil
 }
 
+// storePathArgs resolves each argument with storePathArg.
+func storePathArgs(st *store.Store, args []string) ([]string, error) {
+	var paths []string
+	for _, a := range args {
+		p, err := storePathArg(st, a)
+		if err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	return paths, nil
+}
+
+// addPaths adds each path to the store and prints its store path.
+func addPaths(ctx context.Context, cmd *cobra.Command, st *store.Store, paths []string, m store.Method, algo hash.Algo) error {
+	for _, a := range paths {
+		p, err := st.AddToStore(ctx, "", a, m, algo, nil, nil)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintln(cmd.OutOrStdout(), p)
+	}
+	return nil
+}
+
 func newStoreCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "store",
@@ -112,14 +137,7 @@ func newStoreAddCmd() *cobra.Command {
 		Short: "Add paths to the store (like nix-store --add) and print their store paths",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withStore(func(ctx context.Context, cmd *cobra.Command, st *store.Store, args []string) error {
-			for _, a := range args {
-				p, err := st.AddToStore(ctx, "", a, store.Recursive, hash.SHA256, nil, nil)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), p)
-			}
-			return nil
+			return addPaths(ctx, cmd, st, args, store.Recursive, hash.SHA256)
 		}),
 	}
 }
@@ -139,14 +157,7 @@ func newStoreAddFixedCmd() *cobra.Command {
 			if recursive {
 				m = store.Recursive
 			}
-			for _, a := range args[1:] {
-				p, err := st.AddToStore(ctx, "", a, m, algo, nil, nil)
-				if err != nil {
-					return err
-				}
-				fmt.Fprintln(cmd.OutOrStdout(), p)
-			}
-			return nil
+			return addPaths(ctx, cmd, st, args[1:], m, algo)
 		}),
 	}
 	cmd.Flags().BoolVar(&recursive, "recursive", false, "hash the NAR serialisation instead of the file bytes")
@@ -210,13 +221,9 @@ func newStorePathInfoCmd() *cobra.Command {
 		Short: "Show information about store paths (like nix path-info)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withStore(func(ctx context.Context, cmd *cobra.Command, st *store.Store, args []string) error {
-			var paths []string
-			for _, a := range args {
-				p, err := storePathArg(st, a)
-				if err != nil {
-					return err
-				}
-				paths = append(paths, p)
+			paths, err := storePathArgs(st, args)
+			if err != nil {
+				return err
 			}
 			if recursive {
 				cl, err := st.QueryRequisites(ctx, paths, false)
@@ -288,13 +295,9 @@ func newStoreQueryCmd() *cobra.Command {
 		Short: "Query store path relations (like nix-store --query)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withStore(func(ctx context.Context, cmd *cobra.Command, st *store.Store, args []string) error {
-			var paths []string
-			for _, a := range args {
-				p, err := storePathArg(st, a)
-				if err != nil {
-					return err
-				}
-				paths = append(paths, p)
+			paths, err := storePathArgs(st, args)
+			if err != nil {
+				return err
 			}
 			w := bufio.NewWriter(cmd.OutOrStdout())
 			defer w.Flush()
@@ -484,13 +487,9 @@ func newStoreDeleteCmd() *cobra.Command {
 		Short: "Delete store paths that are unreferenced and unrooted (like nix-store --delete)",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: withStore(func(ctx context.Context, cmd *cobra.Command, st *store.Store, args []string) error {
-			var paths []string
-			for _, a := range args {
-				p, err := storePathArg(st, a)
-				if err != nil {
-					return err
-				}
-				paths = append(paths, p)
+			paths, err := storePathArgs(st, args)
+			if err != nil {
+				return err
 			}
 			freed, err := st.Delete(ctx, paths)
 			if err != nil {

@@ -60,7 +60,7 @@ func registerList(r *registry) {
 		f := ev.ForceFunction(pos, a[0])
 		acc := a[1]
 		for _, x := range ev.ForceList(pos, a[2]) {
-			acc = ev.callN(f, []*Value{acc, x}, pos)
+			acc = ev.call2(f, acc, x, pos)
 		}
 		ev.force(acc)
 		return acc
@@ -126,24 +126,13 @@ func registerList(r *registry) {
 		for _, x := range l {
 			ev.force(x)
 		}
-		args := make([]*Value, 2)
-		less := func(x, y *Value) bool {
-			if f.kind == KPrimOp && f.PrimOp().Name == "lessThan" {
-				return ev.lessThan(x, y, pos)
-			}
-			args[0], args[1] = x, y
-			return ev.ForceBool(pos, ev.callN(f, args, pos))
+		var less func(x, y *Value) bool
+		if f.kind == KPrimOp && f.PrimOp().Name == "lessThan" {
+			less = func(x, y *Value) bool { return ev.lessThan(x, y, pos) }
+		} else {
+			less = func(x, y *Value) bool { return ev.ForceBool(pos, ev.call2(f, x, y, pos)) }
 		}
-		// stable merge sort like std::stable_sort
-		slices.SortStableFunc(l, func(x, y *Value) int {
-			if less(x, y) {
-				return -1
-			}
-			if less(y, x) {
-				return 1
-			}
-			return 0
-		})
+		stableSort(l, less)
 		return MkList(l)
 	})
 	r.Add("__partition", 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {

@@ -359,30 +359,66 @@ func (ev *Evaluator) lambdaName(lc *lambdaCode) string {
 	return "'" + lc.name + "'"
 }
 
+// call2 applies f to two arguments, result forced. A curried lambda
+// `x: y: body` is entered directly, without materialising the closure that
+// `f x` would return.
+func (ev *Evaluator) call2(f, a, b *Value, pos syntax.Pos) *Value {
+	if f.kind == KLambda && !ev.opts.ShowTrace {
+		lc := f.lambda()
+		if inner, ok := lc.body.(*lambdaCode); ok && lc.formals == nil {
+			if ev.depth+1 > ev.opts.MaxCallDepth {
+				ev.depth = 0
+				panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
+			}
+			ev.tick(pos)
+			env := newEnv(f.env(), 1)
+			env.vals[0] = a
+			return ev.callLambdaIn(inner, env, b, pos)
+		}
+		return ev.call1(ev.callLambda(f, a, pos), b, pos)
+	}
+	args := [2]*Value{a, b}
+	return ev.callN(f, args[:], pos)
+}
+
 func (ev *Evaluator) callLambda(f, arg *Value, pos syntax.Pos) *Value {
-	lc := f.lambda()
+	return ev.callLambdaIn(f.lambda(), f.env(), arg, pos)
+}
+
+// callLambdaIn calls the lambda lc closed over env.
+func (ev *Evaluator) callLambdaIn(lc *lambdaCode, closure *Env, arg *Value, pos syntax.Pos) *Value {
 	ev.depth++
 	if ev.depth > ev.opts.MaxCallDepth {
 		ev.depth = 0
 		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
 	}
 	ev.tick(pos)
-	env := newEnv(f.env(), lc.nslots)
+	env := newEnv(closure, lc.nslots)
 	if lc.formals == nil {
 		env.vals[0] = arg
 	} else {
 		ev.bindFormals(lc, env, arg, pos)
 	}
 	if ev.opts.ShowTrace {
-		defer func() {
-			if r := recover(); r != nil {
-				if e, ok := r.(*Error); ok {
-					e.Trace = append(e.Trace, Frame{Pos: lc.p, Msg: "while evaluating " + ev.lambdaName(lc)}, Frame{Pos: pos, Msg: "from call site"})
-				}
-				panic(r)
-			}
-		}()
+		return ev.evalBodyTraced(lc, env, pos)
 	}
+	r := lc.body.eval(ev, env)
+	ev.depth--
+	return r
+}
+
+// evalBodyTraced is the end of callLambdaIn with --show-trace: the call
+// adds its frames to an error passing through (kept out of callLambdaIn so
+// that deep recursion does not pay for the deferred closure's stack space).
+func (ev *Evaluator) evalBodyTraced(lc *lambdaCode, env *Env, pos syntax.Pos) *Value {
+	defer func() {
+		if r := recover(); r != nil {
+			if e, ok := r.(*Error); ok {
+				e.Trace = append(e.Trace, Frame{Pos: lc.p, Msg: "while evaluating " + ev.lambdaName(lc)}, Frame{Pos: pos, Msg: "from call site"})
+			}
+			panic(r)
+		}
+	}()
 	r := lc.body.eval(ev, env)
 	ev.depth--
 	return r
@@ -635,22 +671,26 @@ type concatCode struct {
 func (c *concatCode) pos() syntax.Pos { return c.p }
 func (c *concatCode) eval(ev *Evaluator, env *Env) *Value {
 	first := c.parts[0].eval(ev, env)
-	if !c.force && len(c.parts) == 2 {
-		switch first.kind {
-		case KInt, KFloat:
+	if !c.force && (first.kind == KInt || first.kind == KFloat) {
+		if len(c.parts) == 2 {
 			return ev.arith('+', first, c.parts[1].eval(ev, env), c.parts[1].pos())
 		}
+		return c.sum(ev, env, first)
 	}
-	if !c.force {
-		switch first.kind {
-		case KInt, KFloat:
-			acc := first
-			for _, p := range c.parts[1:] {
-				acc = ev.arith('+', acc, p.eval(ev, env), p.pos())
-			}
-			return acc
-		}
+	return c.evalString(ev, env, first)
+}
+
+// sum is `a + b + c ...` on numbers.
+func (c *concatCode) sum(ev *Evaluator, env *Env, acc *Value) *Value {
+	for _, p := range c.parts[1:] {
+		acc = ev.arith('+', acc, p.eval(ev, env), p.pos())
 	}
+	return acc
+}
+
+// evalString is string interpolation / string and path `+`. While every
+// part is a plain string the result is built with a single allocation.
+func (c *concatCode) evalString(ev *Evaluator, env *Env, first *Value) *Value {
 	var sb strBuf
 	// `./a/${x}` (ForceString false) builds a path; `"${./a}"` copies the
 	// path to the store.
@@ -664,11 +704,53 @@ func (c *concatCode) eval(ev *Evaluator, env *Env) *Value {
 		}
 		return MkPath(canonPath(string(sb.b)))
 	}
-	ev.coerce(c.parts[0].pos(), first, &sb, coerceOpts{copyToStore: true})
-	for _, p := range c.parts[1:] {
+	var buf [8]*Value
+	strs := append(buf[:0], first)
+	rest := c.parts[1:]
+	if first.kind == KString {
+		n, withCtx := int(first.n), first.q != nil
+		for len(rest) > 0 {
+			v := rest[0].eval(ev, env)
+			if v.kind != KString {
+				// coerce what came so far, then go on part by part
+				sb.b = make([]byte, 0, n+int(v.n))
+				for _, s := range strs {
+					ev.coerce(c.p, s, &sb, coerceOpts{copyToStore: true})
+				}
+				ev.coerce(rest[0].pos(), v, &sb, coerceOpts{copyToStore: true})
+				rest = rest[1:]
+				strs = nil
+				break
+			}
+			n += int(v.n)
+			withCtx = withCtx || v.q != nil
+			strs = append(strs, v)
+			rest = rest[1:]
+		}
+		if strs != nil {
+			if n == 0 && !withCtx {
+				return emptyStr
+			}
+			b := make([]byte, 0, n)
+			var ctx []string
+			for _, s := range strs {
+				b = append(b, s.Str()...)
+				if s.q != nil {
+					ctx = append(ctx, s.Context().Elems...)
+				}
+			}
+			return MkStringCtx(unsafe.String(unsafe.SliceData(b), len(b)), NewContext(ctx...))
+		}
+	} else {
+		ev.coerce(c.parts[0].pos(), first, &sb, coerceOpts{copyToStore: true})
+	}
+	for _, p := range rest {
 		ev.coerce(p.pos(), p.eval(ev, env), &sb, coerceOpts{copyToStore: true})
 	}
-	return MkStringCtx(string(sb.b), NewContext(sb.ctx...))
+	if len(sb.b) == 0 {
+		return MkStringCtx("", NewContext(sb.ctx...))
+	}
+	return MkStringCtx(unsafe.String(unsafe.SliceData(sb.b), len(sb.b)), NewContext(sb.ctx...))
 }
 
 // canonPath cleans an absolute path like Nix's canonPath.

@@ -147,7 +147,35 @@ func (c *selectCode) pos() syntax.Pos { return c.p }
 
 func (c *selectCode) eval(ev *Evaluator, env *Env) *Value {
 	v := c.e.eval(ev, env)
+	// Fast path without a deferred trace handler: static names through
+	// values that are already forced. Anything else (a thunk to force, a
+	// dynamic name, a missing attribute, a non-set) continues in evalFrom,
+	// which adds the trace frame of the attribute being evaluated.
 	var pos2 *syntax.Pos
+	for i := range c.path {
+		a := &c.path[i]
+		if a.dyn != nil || v.kind != KAttrs {
+			return c.evalFrom(ev, env, v, i, pos2)
+		}
+		at, ok := v.Attrs().Get(a.sym)
+		if !ok {
+			return c.evalFrom(ev, env, v, i, pos2)
+		}
+		v = at.Val
+		pos2 = at.Pos
+		if pos2 == nil {
+			pos2 = &c.p
+		}
+	}
+	if v.kind >= KThunk {
+		return c.evalFrom(ev, env, v, len(c.path), pos2)
+	}
+	return v
+}
+
+// evalFrom continues a selection at path component i with v (pos2: the
+// position of the attribute v was selected from, nil at the start).
+func (c *selectCode) evalFrom(ev *Evaluator, env *Env, v *Value, i int, pos2 *syntax.Pos) *Value {
 	defer func() {
 		if pos2 != nil {
 			if r := recover(); r != nil {
@@ -156,7 +184,7 @@ func (c *selectCode) eval(ev *Evaluator, env *Env) *Value {
 			}
 		}
 	}()
-	for i := range c.path {
+	for ; i < len(c.path); i++ {
 		sym := ev.attrNameSym(&c.path[i], env)
 		ev.force(v)
 		if v.kind != KAttrs {
@@ -389,9 +417,16 @@ type callCode struct {
 func (c *callCode) pos() syntax.Pos { return c.p }
 func (c *callCode) eval(ev *Evaluator, env *Env) *Value {
 	f := c.fn.eval(ev, env)
-	if len(c.args) == 1 {
+	switch len(c.args) {
+	case 1:
 		return ev.call1(f, c.args[0].get(env), c.p)
+	case 2:
+		return ev.call2(f, c.args[0].get(env), c.args[1].get(env), c.p)
 	}
+	return c.callMany(ev, env, f)
+}
+
+func (c *callCode) callMany(ev *Evaluator, env *Env, f *Value) *Value {
 	var buf [4]*Value
 	args := buf[:0]
 	for _, a := range c.args {
@@ -457,7 +492,7 @@ func (c *ifCode) pos() syntax.Pos { return c.p }
 func (c *ifCode) eval(ev *Evaluator, env *Env) *Value {
 	v := c.cond.eval(ev, env)
 	if v.kind != KBool {
-		ev.errorAt(c.cond.pos(), "value is %s while a Boolean was expected", v.TypeName())
+		ev.notBool(c.cond.pos(), v)
 	}
 	if v.n != 0 {
 		return c.then.eval(ev, env)
@@ -511,54 +546,66 @@ func (c *binCode) eval(ev *Evaluator, env *Env) *Value {
 	case syntax.OpNEq:
 		return MkBool(!ev.equalTop(c.l.eval(ev, env), c.r.eval(ev, env), c.p))
 	case syntax.OpAnd, syntax.OpOr, syntax.OpImpl:
-		l := c.l.eval(ev, env)
-		if l.kind != KBool {
-			ev.errorAt(c.l.pos(), "value is %s while a Boolean was expected", l.TypeName())
-		}
-		switch {
-		case c.op == syntax.OpAnd && l.n == 0:
-			return valFalse
-		case c.op == syntax.OpOr && l.n != 0:
-			return valTrue
-		case c.op == syntax.OpImpl && l.n == 0:
-			return valTrue
-		}
-		r := c.r.eval(ev, env)
-		if r.kind != KBool {
-			ev.errorAt(c.r.pos(), "value is %s while a Boolean was expected", r.TypeName())
-		}
-		return r
+		return c.logic(ev, env)
 	case syntax.OpUpdate:
-		l := c.l.eval(ev, env)
-		if l.kind != KAttrs {
-			ev.errorAt(c.l.pos(), "value is %s while a set was expected", l.TypeName())
-		}
-		r := c.r.eval(ev, env)
-		if r.kind != KAttrs {
-			ev.errorAt(c.r.pos(), "value is %s while a set was expected", r.TypeName())
-		}
-		return updateAttrs(l, r)
+		return c.update(ev, env)
 	case syntax.OpConcatLists:
-		l := c.l.eval(ev, env)
-		if l.kind != KList {
-			ev.errorAt(c.l.pos(), "value is %s while a list was expected", l.TypeName())
-		}
-		r := c.r.eval(ev, env)
-		if r.kind != KList {
-			ev.errorAt(c.r.pos(), "value is %s while a list was expected", r.TypeName())
-		}
-		if l.n == 0 {
-			return r
-		}
-		if r.n == 0 {
-			return l
-		}
-		out := make([]*Value, 0, l.n+r.n)
-		out = append(append(out, l.List()...), r.List()...)
-		return MkList(out)
+		return c.concatLists(ev, env)
 	}
 	ev.errorAt(c.p, "internal error: bad operator")
 	return nil
+}
+
+func (c *binCode) logic(ev *Evaluator, env *Env) *Value {
+	l := c.l.eval(ev, env)
+	if l.kind != KBool {
+		ev.errorAt(c.l.pos(), "value is %s while a Boolean was expected", l.TypeName())
+	}
+	switch {
+	case c.op == syntax.OpAnd && l.n == 0:
+		return valFalse
+	case c.op == syntax.OpOr && l.n != 0:
+		return valTrue
+	case c.op == syntax.OpImpl && l.n == 0:
+		return valTrue
+	}
+	r := c.r.eval(ev, env)
+	if r.kind != KBool {
+		ev.errorAt(c.r.pos(), "value is %s while a Boolean was expected", r.TypeName())
+	}
+	return r
+}
+
+func (c *binCode) update(ev *Evaluator, env *Env) *Value {
+	l := c.l.eval(ev, env)
+	if l.kind != KAttrs {
+		ev.errorAt(c.l.pos(), "value is %s while a set was expected", l.TypeName())
+	}
+	r := c.r.eval(ev, env)
+	if r.kind != KAttrs {
+		ev.errorAt(c.r.pos(), "value is %s while a set was expected", r.TypeName())
+	}
+	return updateAttrs(l, r)
+}
+
+func (c *binCode) concatLists(ev *Evaluator, env *Env) *Value {
+	l := c.l.eval(ev, env)
+	if l.kind != KList {
+		ev.errorAt(c.l.pos(), "value is %s while a list was expected", l.TypeName())
+	}
+	r := c.r.eval(ev, env)
+	if r.kind != KList {
+		ev.errorAt(c.r.pos(), "value is %s while a list was expected", r.TypeName())
+	}
+	if l.n == 0 {
+		return r
+	}
+	if r.n == 0 {
+		return l
+	}
+	out := make([]*Value, 0, l.n+r.n)
+	out = append(append(out, l.List()...), r.List()...)
+	return MkList(out)
 }
 
 // equalTop is == on two operands: Nix evaluates them into fresh cells, so
@@ -624,4 +671,12 @@ func (ev *Evaluator) mkAttrsFromMap(m map[string]*Value) *Value {
 		l = append(l, Attr{Name: ev.syms.Intern(k), Val: v})
 	}
 	return MkAttrs(newAttrs(l))
+}
+
+// notBool raises the error for a condition that is not a Boolean (out of
+// line: the hot callers keep small stack frames).
+//
+//go:noinline
+func (ev *Evaluator) notBool(pos syntax.Pos, v *Value) {
+	ev.errorAt(pos, "value is %s while a Boolean was expected", v.TypeName())
 }

@@ -444,47 +444,19 @@ func (s *Store) AddTextToStore(ctx context.Context, name string, content []byte,
 // without self references, that the path matches the CA. If the path is
 // already valid, r is not read. RegistrationTime zero means now.
 func (s *Store) AddNAR(ctx context.Context, info *PathInfo, r io.Reader) error {
-	path, err := s.ParsePath(info.Path)
+	ni, err := s.checkNARInfo(info)
 	if err != nil {
-		return fmt.Errorf("importing NAR: %w", err)
+		return err
 	}
-	if info.NarHash.Algo != hash.SHA256 {
-		return fmt.Errorf("importing %s: narHash must be sha256", path)
-	}
-	refs, err := s.checkRefs(info.References)
-	if err != nil {
-		return fmt.Errorf("importing %s: %w", path, err)
-	}
-	ni := &newInfo{PathInfo: *info}
-	ni.Path, ni.References = path, refs
+	path := ni.Path
 	err = s.withPathLock(ctx, path, func() error {
 		tmp, err := s.newTempPath(ctx)
 		if err != nil {
 			return err
 		}
 		defer removeTree(tmp)
-		h, _ := hash.NewHasher(hash.SHA256)
-		if err := nar.Restore(ctx, io.TeeReader(r, h), tmp); err != nil {
-			return fmt.Errorf("restoring NAR: %w", err)
-		}
-		if got := h.Sum(); !got.Equal(info.NarHash) || (info.NarSize != 0 && uint64(h.Size()) != info.NarSize) {
-			return fmt.Errorf("hash mismatch importing path %s;\n  specified: %s (%d bytes)\n  got:       %s (%d bytes)",
-				path, info.NarHash.Encode(hash.Base32, true), info.NarSize, got.Encode(hash.Base32, true), h.Size())
-		}
-		ni.NarSize = uint64(h.Size())
-		if info.CA != "" {
-			if err := s.checkCA(ctx, path, tmp, info.CA, info.NarHash, refs); err != nil {
-				return err
-			}
-		}
-		if strings.HasSuffix(path, ".drv") {
-			b, err := os.ReadFile(tmp)
-			if err != nil {
-				return fmt.Errorf("reading derivation %s: %w", path, err)
-			}
-			if ni.drvOutputs, err = s.drvOutputs(path, b); err != nil {
-				return fmt.Errorf("importing derivation %s: %w", path, err)
-			}
+		if err := s.restoreNAR(ctx, ni, tmp, r); err != nil {
+			return err
 		}
 		return s.install(ctx, tmp, ni, false)
 	})

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -176,4 +177,83 @@ func TestDiskFull(t *testing.T) {
 		t.Error("small path lost")
 	}
 	s.Close()
+}
+
+// AddNARs: a NAR with a bad hash is not registered and its error names the
+// path and the origin; its referrers are refused; the rest of the batch is
+// registered, references before referrers, and is whole.
+func TestAddNARsPartialFailure(t *testing.T) {
+	ctx := testCtx(t)
+	s := openTest(t, newRoot(t))
+	dir := t.TempDir()
+	good, err := narBatch(s, dir, 1, "") // a chain of 6, given referrers first
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := narBatch(s, dir, 2, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Corrupt the 3rd of the chain (index 3 when reversed): it and the
+	// two after it must fail, the first two of the chain must not.
+	bad := other[3]
+	data, _ := io.ReadAll(must(bad.Open(ctx)))
+	data = bytes.Replace(data, []byte("2"), []byte("3"), 1)
+	bad.Open = func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil }
+	bad.Origin = "https://cache.example"
+	other[3] = bad
+	res, err := s.AddNARs(ctx, append(good, other...), 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(res.Registered) != 8 || len(res.Failed) != 4 {
+		t.Fatalf("registered %d, failed %d: %v", len(res.Registered), len(res.Failed), res.Err())
+	}
+	e := res.Failed[bad.Info.Path]
+	if e == nil || !strings.Contains(e.Error(), bad.Info.Path) || !strings.Contains(e.Error(), bad.Origin) || !strings.Contains(e.Error(), "hash mismatch") {
+		t.Errorf("bad NAR error: %v", e)
+	}
+	for _, src := range other[:4] {
+		if ok, _ := s.IsValid(ctx, src.Info.Path); ok {
+			t.Errorf("%s valid despite a bad reference", src.Info.Path)
+		}
+	}
+	pos := map[string]int{}
+	for i, p := range res.Registered {
+		pos[p] = i
+	}
+	for _, src := range append(good, other[4:]...) {
+		i, ok := pos[src.Info.Path]
+		if !ok {
+			t.Errorf("%s not registered", src.Info.Path)
+		}
+		for _, r := range src.Info.References {
+			if j, ok := pos[r]; !ok || j > i {
+				t.Errorf("%s registered before its reference %s", src.Info.Path, r)
+			}
+		}
+	}
+	if v, err := s.Verify(ctx, true); err != nil || !v.OK() || v.Checked != 8 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+	ents, _ := os.ReadDir(s.RealStoreDir())
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), tmpSuffix) {
+			t.Errorf("temp entry %s left behind", e.Name())
+		}
+	}
+	// Again: all valid now, nothing is read.
+	for i := range good {
+		good[i].Open = func(context.Context) (io.ReadCloser, error) { t.Error("valid path re-read"); return nil, io.EOF }
+	}
+	if res, err := s.AddNARs(ctx, good, 2); err != nil || res.Err() != nil || len(res.Registered) != 6 {
+		t.Errorf("re-adding: %+v %v", res, err)
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
 }

@@ -2,12 +2,15 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -15,6 +18,7 @@ import (
 	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
+	"github.com/onix-dev/onix/internal/nixcompat/nar"
 )
 
 // TestHelperProcess is re-executed by other tests as a separate process.
@@ -55,6 +59,29 @@ func TestHelperProcess(t *testing.T) {
 			}
 			emit(q)
 		}
+	case "addnarsloop": // import ever new batches of NARs with AddNARs until killed
+		src, _ := os.MkdirTemp("", "onixsrc")
+		defer os.RemoveAll(src)
+		var prev string
+		for i := 0; ; i++ {
+			srcs, err := narBatch(s, src, i, prev)
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(3)
+			}
+			res, err := s.AddNARs(ctx, srcs, 3)
+			if err == nil {
+				err = res.Err()
+			}
+			if err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				os.Exit(3)
+			}
+			for _, p := range res.Registered {
+				emit(p)
+			}
+			prev = res.Registered[len(res.Registered)-1]
+		}
 	case "addsame": // concurrent writers of the same content
 		d, _ := os.MkdirTemp("", "onixsrc")
 		defer os.RemoveAll(d)
@@ -79,6 +106,50 @@ func TestHelperProcess(t *testing.T) {
 	os.Exit(0)
 }
 
+// narBatch makes a batch of 6 content-addressed NARs for AddNARs from
+// fresh trees under dir: each refers to the one before it (the first to
+// prev, if set), so the batch must be registered in dependency order.
+func narBatch(s *Store, dir string, i int, prev string) ([]NARSource, error) {
+	var srcs []NARSource
+	for k := 0; k < 6; k++ {
+		d := filepath.Join(dir, fmt.Sprintf("%d-%d", i, k))
+		for j := 0; j < 10; j++ {
+			if err := os.MkdirAll(filepath.Join(d, "sub"), 0o755); err != nil {
+				return nil, err
+			}
+			content := strings.Repeat(fmt.Sprint(i, k, j), 2000)
+			if err := os.WriteFile(filepath.Join(d, "sub", strconv.Itoa(j)), []byte(content), 0o644); err != nil {
+				return nil, err
+			}
+		}
+		var b bytes.Buffer
+		if err := nar.DumpPath(context.Background(), &b, d, nil); err != nil {
+			return nil, err
+		}
+		data := b.Bytes()
+		nh := hash.Sum(hash.SHA256, data)
+		var refs []string
+		if prev != "" {
+			refs = []string{prev}
+		}
+		sp, err := s.storeDir.MakeFixedOutputPath("batch", Recursive, nh, refs, false)
+		if err != nil {
+			return nil, err
+		}
+		path := s.storeDir.Path(sp)
+		srcs = append(srcs, NARSource{
+			Info: &PathInfo{Path: path, NarHash: nh, NarSize: uint64(len(data)), References: refs,
+				CA: "fixed:r:" + nh.Encode(hash.Base32, true)},
+			Open:   func(context.Context) (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+			Origin: "test",
+		})
+		prev = path
+	}
+	// Hand them over referrers first: AddNARs must order them itself.
+	slices.Reverse(srcs)
+	return srcs, nil
+}
+
 func helper(t *testing.T, root, mode, arg string) (*exec.Cmd, *bufio.Scanner) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^TestHelperProcess$")
@@ -99,11 +170,16 @@ func helper(t *testing.T, root, mode, arg string) (*exec.Cmd, *bufio.Scanner) {
 // must stay valid, reported paths must be valid and whole, and leftovers
 // must be cleaned up by the next Open / GC.
 func TestCrashSafetyKill9(t *testing.T) {
+	t.Run("add", func(t *testing.T) { testCrashSafetyKill9(t, "addloop") })
+	t.Run("addnars", func(t *testing.T) { testCrashSafetyKill9(t, "addnarsloop") })
+}
+
+func testCrashSafetyKill9(t *testing.T, mode string) {
 	ctx := testCtx(t)
 	root := newRoot(t)
 	reported := map[string]bool{}
 	for round := 0; round < 10; round++ {
-		cmd, sc := helper(t, root, "addloop", "")
+		cmd, sc := helper(t, root, mode, "")
 		lines := make(chan string, 1000)
 		go func() {
 			for sc.Scan() {

@@ -45,11 +45,7 @@ func (p *parser) parseBinds(set *AttrSet, closer tokKind) {
 func (p *parser) parseInherit(set *AttrSet) {
 	var from Expr
 	if t := p.peek(); t.kind == tLParen {
-		p.next()
-		p.enter(t)
-		from = p.parseExpr()
-		p.leave()
-		p.expect(tRParen)
+		from = p.parseGroup(t, tRParen)
 	}
 	for {
 		t := p.peek()

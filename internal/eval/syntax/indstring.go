@@ -21,11 +21,7 @@ func (p *parser) parseIndStringRest(open token) Expr {
 			p.next()
 			parts = append(parts, indPart{off: t.off, text: t.text, indent: t.indent})
 		case tDollarCurly:
-			p.next()
-			p.enter(t)
-			e := p.parseExpr()
-			p.leave()
-			p.expect(tRBrace)
+			e := p.parseGroup(t, tRBrace)
 			parts = append(parts, indPart{off: t.off, expr: e})
 		case tIndClose:
 			p.next()

@@ -149,15 +149,24 @@ func (lx *lexer) matchPath(i int) int {
 	for j < n && isPathChar(lx.src[j]) {
 		j++
 	}
-	segs := 0
+	m := lx.matchSegments(j)
+	if m == 0 {
+		return 0
+	}
+	return j + m - i
+}
+
+// matchSegments: (\/{PATH_CHAR}+)+\/? , the tail of PATH and HPATH.
+func (lx *lexer) matchSegments(i int) int {
+	n := len(lx.src)
+	j := i
 	for j+1 < n && lx.src[j] == '/' && isPathChar(lx.src[j+1]) {
 		j += 2
 		for j < n && isPathChar(lx.src[j]) {
 			j++
 		}
-		segs++
 	}
-	if segs == 0 {
+	if j == i {
 		return 0
 	}
 	if j < n && lx.src[j] == '/' {
@@ -185,23 +194,11 @@ func (lx *lexer) matchHPath(i int) int {
 	if lx.at(i) != '~' || i >= len(lx.src) {
 		return 0
 	}
-	n := len(lx.src)
-	j := i + 1
-	segs := 0
-	for j+1 < n && lx.src[j] == '/' && isPathChar(lx.src[j+1]) {
-		j += 2
-		for j < n && isPathChar(lx.src[j]) {
-			j++
-		}
-		segs++
-	}
-	if segs == 0 {
+	m := lx.matchSegments(i + 1)
+	if m == 0 {
 		return 0
 	}
-	if j < n && lx.src[j] == '/' {
-		j++
-	}
-	return j - i
+	return 1 + m
 }
 
 // matchSPath: \<{PATH_CHAR}+(\/{PATH_CHAR}+)*\>

@@ -348,6 +348,17 @@ func (p *parser) enter(t token) {
 
 func (p *parser) leave() { p.depth-- }
 
+// parseGroup parses an expression between the opening token open, which is
+// the next token, and a closing token of kind closer: ( ... ) or ${ ... }.
+func (p *parser) parseGroup(open token, closer tokKind) Expr {
+	p.next()
+	p.enter(open)
+	e := p.parseExpr()
+	p.leave()
+	p.expect(closer)
+	return e
+}
+
 // parseExpr parses expr_function: lambdas, assert, with, let, and below
 // them if and the operators.
 func (p *parser) parseExpr() Expr {
@@ -743,11 +754,7 @@ func (p *parser) parseAttr() AttrName {
 		}
 		return AttrName{P: p.pos(t.off), Expr: e}
 	case tDollarCurly:
-		p.next()
-		p.enter(t)
-		e := p.parseExpr()
-		p.leave()
-		p.expect(tRBrace)
+		e := p.parseGroup(t, tRBrace)
 		if s, ok := e.(*String); ok {
 			return AttrName{P: p.pos(t.off), Name: p.internString(s.Val)}
 		}
@@ -793,12 +800,7 @@ func (p *parser) parseSimple() Expr {
 		p.next()
 		return &String{P: p.pos(t.off), Val: t.text}
 	case tLParen:
-		p.next()
-		p.enter(t)
-		e := p.parseExpr()
-		p.leave()
-		p.expect(tRParen)
-		return e
+		return p.parseGroup(t, tRParen)
 	case tLet: // LET '{' binds '}': (rec { ... }).body
 		p.next()
 		p.expect(tLBrace)
@@ -852,11 +854,7 @@ func (p *parser) parseStringRest(open token) Expr {
 			p.next()
 			parts = append(parts, &String{P: p.pos(t.off), Val: t.text})
 		case tDollarCurly:
-			p.next()
-			p.enter(t)
-			parts = append(parts, p.parseExpr())
-			p.leave()
-			p.expect(tRBrace)
+			parts = append(parts, p.parseGroup(t, tRBrace))
 			interpolated = true
 		case tQuote:
 			p.next()
@@ -930,11 +928,7 @@ func (p *parser) parsePathRest(t token) Expr {
 			p.next()
 			parts = append(parts, &String{P: p.pos(t.off), Val: t.text})
 		case tDollarCurly:
-			p.next()
-			p.enter(t)
-			parts = append(parts, p.parseExpr())
-			p.leave()
-			p.expect(tRBrace)
+			parts = append(parts, p.parseGroup(t, tRBrace))
 			interp = true
 		default:
 			p.unexpected(t)

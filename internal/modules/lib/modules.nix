@@ -27,6 +27,13 @@ let
       addMeta = config: if m ? meta then mkMerge [ config { meta = m.meta; } ] else config;
       addFreeformType = config:
         if m ? freeformType then mkMerge [ config { _module.freeformType = m.freeformType; } ] else config;
+      # The attributes both module forms (with and without config/options) have.
+      common = {
+        _file = toString m._file or file;
+        _class = m._class or null;
+        key = toString m.key or key;
+        disabledModules = m.disabledModules or [ ];
+      };
     in
     if m ? config || m ? options then
       let
@@ -34,22 +41,14 @@ let
       in
       if badAttrs != { } then
         throw "Module `${key}' has an unsupported attribute `${head (attrNames badAttrs)}'. This is caused by introducing a top-level `config' or `options' attribute. Add configuration attributes immediately on the top level instead, or move all of them (namely: ${toString (attrNames badAttrs)}) into the explicit `config' attribute."
-      else {
-        _file = toString m._file or file;
-        _class = m._class or null;
-        key = toString m.key or key;
-        disabledModules = m.disabledModules or [ ];
+      else common // {
         imports = m.imports or [ ];
         options = m.options or { };
         config = addFreeformType (addMeta (m.config or { }));
       }
     else if !isAttrs m then
       throw "module ${file} (${key}) does not look like a module."
-    else {
-      _file = toString m._file or file;
-      _class = m._class or null;
-      key = toString m.key or key;
-      disabledModules = m.disabledModules or [ ];
+    else common // {
       imports = m.require or [ ] ++ m.imports or [ ];
       options = { };
       config = addFreeformType (removeAttrs m [ "_class" "_file" "key" "disabledModules" "require" "imports" "freeformType" ]);

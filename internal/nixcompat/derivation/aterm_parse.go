@@ -139,12 +139,33 @@ func (p *parser) list(item func() error) error {
 	}
 }
 
-// strictlyAfter enforces sorted, duplicate-free lists.
-func (p *parser) strictlyAfter(what, prev, cur string, first bool) error {
-	if !first && cur <= prev {
-		return p.fail("%s %q is duplicated or not sorted (after %q)", what, cur, prev)
+// sortedList parses a list whose items each begin with a key, read by key,
+// and rejects keys that are duplicated or not sorted; rest parses the
+// remainder of the item.
+func (p *parser) sortedList(what string, key func() (string, error), rest func(k string) error) error {
+	var prev string
+	first := true
+	return p.list(func() error {
+		k, err := key()
+		if err != nil {
+			return err
+		}
+		if !first && k <= prev {
+			return p.fail("%s %q is duplicated or not sorted (after %q)", what, k, prev)
+		}
+		prev, first = k, false
+		return rest(k)
+	})
+}
+
+// tupleKey reads "(" and then a key with key: the start of a tuple item.
+func (p *parser) tupleKey(key func() (string, error)) func() (string, error) {
+	return func() (string, error) {
+		if err := p.expect("("); err != nil {
+			return "", err
+		}
+		return key()
 	}
-	return nil
 }
 
 func (p *parser) derivation() (*Derivation, error) {
@@ -152,29 +173,20 @@ func (p *parser) derivation() (*Derivation, error) {
 	if err := p.expect("Derive("); err != nil {
 		return nil, err
 	}
-	var prev string
-	first := true
-	err := p.list(func() error {
-		if err := p.expect("("); err != nil {
-			return err
-		}
-		at := p.pos
-		id, err := p.str()
-		if err != nil {
-			return err
-		}
-		if err := p.strictlyAfter("output", prev, id, first); err != nil {
-			return err
-		}
+	var at int
+	err := p.sortedList("output", p.tupleKey(func() (string, error) {
+		at = p.pos
+		return p.str()
+	}), func(id string) error {
 		if id == "" {
 			p.pos = at
 			return p.fail("empty output name")
 		}
-		prev, first = id, false
 		var o Output
 		if err := p.expect(","); err != nil {
 			return err
 		}
+		var err error
 		if p.peek('"') && p.pos+1 < len(p.s) && p.s[p.pos+1] == '"' {
 			p.pos += 2 // empty path: deferred or floating output
 		} else if o.Path, err = p.path(); err != nil {
@@ -206,33 +218,12 @@ func (p *parser) derivation() (*Derivation, error) {
 	if err := p.expect(","); err != nil {
 		return nil, err
 	}
-	prev, first = "", true
-	err = p.list(func() error {
-		if err := p.expect("("); err != nil {
-			return err
-		}
-		drv, err := p.path()
-		if err != nil {
-			return err
-		}
-		if err := p.strictlyAfter("input derivation", prev, drv, first); err != nil {
-			return err
-		}
-		prev, first = drv, false
+	err = p.sortedList("input derivation", p.tupleKey(p.path), func(drv string) error {
 		if err := p.expect(","); err != nil {
 			return err
 		}
 		var outs []string
-		var prevOut string
-		err = p.list(func() error {
-			o, err := p.str()
-			if err != nil {
-				return err
-			}
-			if err := p.strictlyAfter("input output", prevOut, o, len(outs) == 0); err != nil {
-				return err
-			}
-			prevOut = o
+		err := p.sortedList("input output", p.str, func(o string) error {
 			outs = append(outs, o)
 			return nil
 		})
@@ -248,16 +239,7 @@ func (p *parser) derivation() (*Derivation, error) {
 	if err := p.expect(","); err != nil {
 		return nil, err
 	}
-	prev, first = "", true
-	err = p.list(func() error {
-		s, err := p.path()
-		if err != nil {
-			return err
-		}
-		if err := p.strictlyAfter("input source", prev, s, first); err != nil {
-			return err
-		}
-		prev, first = s, false
+	err = p.sortedList("input source", p.path, func(s string) error {
 		d.InputSrcs = append(d.InputSrcs, s)
 		return nil
 	})
@@ -291,22 +273,11 @@ func (p *parser) derivation() (*Derivation, error) {
 	if err := p.expect(","); err != nil {
 		return nil, err
 	}
-	prev, first = "", true
-	err = p.list(func() error {
-		if err := p.expect("("); err != nil {
-			return err
-		}
-		k, err := p.str()
-		if err != nil {
-			return err
-		}
-		if err := p.strictlyAfter("env var", prev, k, first); err != nil {
-			return err
-		}
-		prev, first = k, false
+	err = p.sortedList("env var", p.tupleKey(p.str), func(k string) error {
 		if err := p.expect(","); err != nil {
 			return err
 		}
+		var err error
 		if d.Env[k], err = p.str(); err != nil {
 			return err
 		}

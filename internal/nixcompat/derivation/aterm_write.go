@@ -1,6 +1,8 @@
 package derivation
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 )
@@ -120,14 +122,7 @@ func escaped(b *strings.Builder, s string) {
 	b.WriteByte('"')
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }
 
 // sortedSet returns s sorted and deduplicated (Nix stores these as sets).
 func sortedSet(s []string) []string {

@@ -7,11 +7,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"sort"
+	"maps"
+	"slices"
 	"strconv"
-	"strings"
 
-	"github.com/onix-dev/onix/internal/nixcompat/internal/nixjson"
+	"github.com/onix-dev/onix/internal/nixcompat/nixjson"
 )
 
 // Lock is a parsed flake.lock.
@@ -158,126 +158,78 @@ func parseAttrs(raw json.RawMessage) (Attrs, error) {
 
 // Marshal renders the lock exactly as Nix writes flake.lock.
 func (l *Lock) Marshal() []byte {
-	w := &writer{}
-	w.open('{')
-	w.key("nodes")
-	w.open('{')
+	w := &nixjson.Writer{Style: nixjson.Nlohmann}
+	w.Open('{')
+	w.Key("nodes")
+	w.Open('{')
 	for _, key := range sortedKeys(l.Nodes) {
 		n := l.Nodes[key]
-		w.key(key)
-		w.open('{')
+		w.Key(key)
+		w.Open('{')
 		// Fields in sorted key order: flake, inputs, locked, original.
 		if !n.Flake {
-			w.key("flake")
-			w.b.WriteString("false")
+			w.Key("flake")
+			w.Raw("false")
 		}
 		if len(n.Inputs) > 0 {
-			w.key("inputs")
-			w.open('{')
+			w.Key("inputs")
+			w.Open('{')
 			for _, name := range sortedKeys(n.Inputs) {
 				in := n.Inputs[name]
-				w.key(name)
+				w.Key(name)
 				if in.Follows != nil {
-					w.open('[')
+					w.Open('[')
 					for _, p := range in.Follows {
-						w.elem()
-						w.str(p)
+						w.Elem()
+						w.Str(p)
 					}
-					w.close(']')
+					w.Close(']')
 				} else {
-					w.str(in.Node)
+					w.Str(in.Node)
 				}
 			}
-			w.close('}')
+			w.Close('}')
 		}
 		if n.Locked != nil {
-			w.key("locked")
-			w.attrs(n.Locked)
+			w.Key("locked")
+			writeAttrs(w, n.Locked)
 		}
 		if n.Original != nil {
-			w.key("original")
-			w.attrs(n.Original)
+			w.Key("original")
+			writeAttrs(w, n.Original)
 		}
-		w.close('}')
+		w.Close('}')
 	}
-	w.close('}')
-	w.key("root")
-	w.str(l.Root)
-	w.key("version")
-	w.b.WriteString(strconv.Itoa(l.Version))
-	w.close('}')
-	w.b.WriteByte('\n')
-	return []byte(w.b.String())
+	w.Close('}')
+	w.Key("root")
+	w.Str(l.Root)
+	w.Key("version")
+	w.Raw(strconv.Itoa(l.Version))
+	w.Close('}')
+	w.Raw("\n")
+	return w.Bytes()
 }
 
-// writer mimics nlohmann::json::dump(2).
-type writer struct {
-	b     strings.Builder
-	count []int
-}
-
-func (w *writer) indent() {
-	w.b.WriteByte('\n')
-	w.b.WriteString(strings.Repeat("  ", len(w.count)))
-}
-
-func (w *writer) open(c byte) {
-	w.b.WriteByte(c)
-	w.count = append(w.count, 0)
-}
-
-func (w *writer) close(c byte) {
-	n := w.count[len(w.count)-1]
-	w.count = w.count[:len(w.count)-1]
-	if n > 0 {
-		w.indent()
-	}
-	w.b.WriteByte(c)
-}
-
-func (w *writer) elem() {
-	if w.count[len(w.count)-1] > 0 {
-		w.b.WriteByte(',')
-	}
-	w.count[len(w.count)-1]++
-	w.indent()
-}
-
-func (w *writer) key(k string) {
-	w.elem()
-	w.str(k)
-	w.b.WriteString(": ")
-}
-
-func (w *writer) str(s string) { nixjson.AppendQuoted(&w.b, s, nixjson.Nlohmann) }
-
-func (w *writer) attrs(a Attrs) {
-	w.open('{')
+func writeAttrs(w *nixjson.Writer, a Attrs) {
+	w.Open('{')
 	for _, k := range sortedKeys(a) {
-		w.key(k)
+		w.Key(k)
 		switch v := a[k].(type) {
 		case string:
-			w.str(v)
+			w.Str(v)
 		case bool:
-			w.b.WriteString(strconv.FormatBool(v))
+			w.Raw(strconv.FormatBool(v))
 		case int64:
-			w.b.WriteString(strconv.FormatInt(v, 10))
+			w.Raw(strconv.FormatInt(v, 10))
 		case int:
-			w.b.WriteString(strconv.Itoa(v))
+			w.Raw(strconv.Itoa(v))
 		case uint64:
-			w.b.WriteString(strconv.FormatUint(v, 10))
+			w.Raw(strconv.FormatUint(v, 10))
 		default:
-			w.b.WriteString("null")
+			w.Raw("null")
 		}
 	}
-	w.close('}')
+	w.Close('}')
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/onix-dev/onix/internal/nixcompat/internal/nixjson"
+	"github.com/onix-dev/onix/internal/nixcompat/nixjson"
 )
 
 // Listing reads a NAR and returns its .ls listing as Nix writes it for

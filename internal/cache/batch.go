@@ -1,0 +1,274 @@
+package cache
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/onix-dev/onix/internal/nixcompat/storepath"
+	"github.com/onix-dev/onix/internal/store"
+)
+
+// BatchStore is a LocalStore that can import NARs in batches: restore and
+// verify each into a temporary entry (PrepareNAR, in parallel), then make
+// a whole batch durable with one sync and register it in one transaction
+// (CommitNARs). *store.Store implements it; the substituter uses it when
+// the store has it and falls back to AddNAR per path otherwise.
+type BatchStore interface {
+	LocalStore
+	PrepareNAR(ctx context.Context, info *store.PathInfo, r io.Reader) (*store.PreparedNAR, error)
+	CommitNARs(ctx context.Context, preps []*store.PreparedNAR) (*store.CommitResult, error)
+}
+
+var _ BatchStore = (*store.Store)(nil)
+
+// substituteBatched substitutes need (path -> verified source) into st as
+// a pipeline: up to Jobs workers download, decompress, verify and restore
+// NARs into temporary entries in dependency order, without waiting for
+// references to be registered; meanwhile this goroutine commits whatever
+// has been prepared and whose references are valid or in the same batch,
+// one sync and one transaction per batch (group commit: a batch is what
+// arrived during the previous commit). On the first failure no new
+// downloads start, and the paths already prepared are still registered
+// when their references are. It returns the paths registered, sorted.
+func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, st BatchStore, progress func(string)) ([]string, error) {
+	sd := st.StoreDir()
+	order := topoOrder(sd, need)
+	if len(order) == 0 {
+		return nil, nil
+	}
+	jobs := m.opts.Jobs
+	if jobs < 1 {
+		jobs = 1
+	}
+	jobs = min(jobs, len(order))
+
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		path string
+		prep *store.PreparedNAR
+		err  error
+	}
+	// Buffered for every path, so workers never wait for a commit.
+	results := make(chan result, len(order))
+	todo := make(chan string)
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for p := range todo {
+				s := need[p]
+				prep, err := prepareOne(wctx, s.cache, s.info, st)
+				results <- result{p, prep, err}
+			}
+		}()
+	}
+	go func() {
+		defer close(todo)
+		for _, p := range order {
+			select {
+			case todo <- p:
+			case <-wctx.Done():
+				return
+			}
+		}
+	}()
+	go func() {
+		wg.Wait()
+		close(results)
+	}()
+
+	prepared := map[string]*store.PreparedNAR{}
+	registered := map[string]bool{}
+	defer func() {
+		for _, p := range prepared {
+			p.Discard()
+		}
+	}()
+	var done []string
+	var errs []error
+	fail := func(err error) {
+		if len(errs) == 0 {
+			cancel()
+		}
+		errs = append(errs, err)
+	}
+	commit := func() {
+		batch := committable(sd, order, need, prepared, registered)
+		if len(batch) == 0 {
+			return
+		}
+		for _, p := range batch {
+			delete(prepared, p.Path())
+		}
+		res, err := st.CommitNARs(ctx, batch)
+		if err != nil {
+			fail(fmt.Errorf("substituting %s and %d more paths: %w", batch[0].Path(), len(batch)-1, err))
+			return
+		}
+		for _, p := range res.Registered {
+			registered[p] = true
+			done = append(done, p)
+			if progress != nil {
+				progress(p)
+			}
+		}
+		paths := make([]string, 0, len(res.Failed))
+		for p := range res.Failed {
+			paths = append(paths, p)
+		}
+		sort.Strings(paths)
+		for _, p := range paths {
+			fail(fmt.Errorf("substituting %s from %s: %w", p, need[p].cache.URL(), res.Failed[p]))
+		}
+	}
+	handle := func(r result) {
+		switch {
+		case r.err != nil:
+			// After the first failure, workers fail with the cancellation:
+			// keep the cause only.
+			if len(errs) == 0 || wctx.Err() == nil {
+				fail(r.err)
+			}
+		case r.prep != nil:
+			prepared[r.path] = r.prep
+		}
+	}
+	for r := range results {
+		handle(r)
+	drain:
+		for {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break drain
+				}
+				handle(r)
+			default:
+				break drain
+			}
+		}
+		commit()
+	}
+	commit()
+	if len(errs) == 0 && len(prepared) > 0 {
+		var left []string
+		for p := range prepared {
+			left = append(left, p)
+		}
+		sort.Strings(left)
+		errs = append(errs, fmt.Errorf("cannot substitute %s and %d more paths: reference cycle or missing reference", left[0], len(left)-1))
+	}
+	sort.Strings(done)
+	if len(errs) > 0 {
+		if ctx.Err() != nil {
+			return done, fmt.Errorf("substituting: %w", ctx.Err())
+		}
+		return done, errors.Join(errs...)
+	}
+	return done, nil
+}
+
+// prepareOne downloads, decompresses, verifies and restores one NAR into
+// a temporary entry of st. The error names the path and the cache.
+func prepareOne(ctx context.Context, c *BinaryCache, ni *NarInfo, st BatchStore) (*store.PreparedNAR, error) {
+	// PrepareNAR hashes the NAR itself; the reader still bounds its size.
+	rc, err := c.openNAR(ctx, ni, false)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	prep, err := st.PrepareNAR(ctx, pathInfoFromNarInfo(st.StoreDir(), ni), rc)
+	if err != nil {
+		return nil, fmt.Errorf("substituting %s from %s: %w", ni.StorePath, c.URL(), err)
+	}
+	return prep, nil
+}
+
+// committable returns the prepared paths whose references are all valid
+// (outside need), registered, or committable themselves, in order.
+func committable(sd storepath.StoreDir, order []string, need map[string]*source, prepared map[string]*store.PreparedNAR, registered map[string]bool) []*store.PreparedNAR {
+	ok := map[string]bool{}
+	var out []*store.PreparedNAR
+	// order has references first, so one pass settles everything but
+	// cycles (which Nix does not allow between distinct paths anyway).
+	for _, p := range order {
+		prep := prepared[p]
+		if prep == nil {
+			continue
+		}
+		good := true
+		for _, r := range fullRefs(sd, need[p].info) {
+			if r == p || registered[r] || ok[r] {
+				continue
+			}
+			if _, needed := need[r]; !needed {
+				continue // valid when the closure was walked
+			}
+			good = false
+			break
+		}
+		if good {
+			ok[p] = true
+			out = append(out, prep)
+		}
+	}
+	return out
+}
+
+// topoOrder sorts the paths of need references first (ties by name); paths
+// in a reference cycle come last.
+func topoOrder(sd storepath.StoreDir, need map[string]*source) []string {
+	names := make([]string, 0, len(need))
+	for p := range need {
+		names = append(names, p)
+	}
+	sort.Strings(names)
+	pending := make(map[string]int, len(names))
+	dependents := map[string][]string{}
+	var ready []string
+	for _, p := range names {
+		n := 0
+		seen := map[string]bool{}
+		for _, r := range fullRefs(sd, need[p].info) {
+			if _, in := need[r]; !in || r == p || seen[r] {
+				continue
+			}
+			seen[r] = true
+			n++
+			dependents[r] = append(dependents[r], p)
+		}
+		pending[p] = n
+		if n == 0 {
+			ready = append(ready, p)
+		}
+	}
+	order := make([]string, 0, len(names))
+	for len(ready) > 0 {
+		p := ready[0]
+		ready = ready[1:]
+		order = append(order, p)
+		for _, d := range dependents[p] {
+			if pending[d]--; pending[d] == 0 {
+				ready = append(ready, d)
+			}
+		}
+	}
+	if len(order) < len(names) {
+		in := make(map[string]bool, len(order))
+		for _, p := range order {
+			in[p] = true
+		}
+		for _, p := range names {
+			if !in[p] {
+				order = append(order, p)
+			}
+		}
+	}
+	return order
+}
