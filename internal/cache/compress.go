@@ -112,7 +112,10 @@ func (c *BinaryCache) decompressor(r io.Reader, method string) (io.ReadCloser, e
 	zr, _ := c.zstdPool.Get().(*zstd.Decoder)
 	if zr == nil {
 		var err error
-		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false))
+		// The frame checksum (xxhash) is skipped: every NAR read through
+		// here is checked against its sha256 NarHash (OpenNAR, or the
+		// store while restoring), which a corrupt frame cannot pass.
+		zr, err = zstd.NewReader(nil, zstd.WithDecoderConcurrency(1), zstd.WithDecoderLowmem(false), zstd.IgnoreChecksum(true))
 		if err != nil {
 			return nil, fmt.Errorf("zstd: %w", err)
 		}

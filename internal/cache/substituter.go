@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"os"
-	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 )
@@ -245,7 +243,6 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 	if st.StoreDir() != m.opts.StoreDir {
 		return nil, fmt.Errorf("substituters are for store %s, the local store is %s", m.opts.StoreDir, st.StoreDir())
 	}
-	debugT0 := time.Now()
 	// Walk the closure through narinfos, level by level, in parallel.
 	need := map[string]*source{}
 	seen := map[string]bool{}
@@ -280,7 +277,6 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 		}
 		frontier = next
 	}
-	fmt.Fprintf(os.Stderr, "DEBUG walk done %v\n", time.Since(debugT0))
 	if bs, ok := st.(BatchStore); ok {
 		return m.substituteBatched(ctx, need, bs, progress)
 	}

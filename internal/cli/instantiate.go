@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"runtime/debug"
+	"runtime/metrics"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +29,63 @@ func tuneRuntime() {
 	debug.SetMaxStack(4 << 30)
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(400)
+	}
+}
+
+// GC policy for a batch evaluation (see startGCTuner): no collection until
+// the heap reaches gcFloor (Nix/Boehm start with a large initial heap too),
+// then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)).
+const gcFloor, gcMinPercent = 64 << 20, 150
+
+// startGCTuner applies the GC policy above until the returned function is
+// called (which restores the previous GOGC). After every collection a
+// finalizer re-arms itself and sets GOGC from the live heap. $GOGC or
+// $GOMEMLIMIT in the environment turn it off.
+func startGCTuner() func() {
+	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
+		return func() {}
+	}
+	floor, minPct := uint64(gcFloor), gcMinPercent
+	if v, err := strconv.Atoi(os.Getenv("ONIX_GC_FLOOR_MB")); err == nil {
+		floor = uint64(v) << 20
+	}
+	if v, err := strconv.Atoi(os.Getenv("ONIX_GC_MINPCT")); err == nil {
+		minPct = v
+	}
+	percent := func(live uint64) int {
+		pct := minPct
+		if live > 0 && live < floor {
+			pct = max(pct, int((floor-live)*100/live))
+		}
+		return pct
+	}
+	var mu sync.Mutex
+	stopped := false
+	// before the first collection the goal is 4 MiB·GOGC/100
+	prev := debug.SetGCPercent(percent(4 << 20))
+	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
+	type tick struct{ _ *int }
+	var arm func()
+	arm = func() {
+		runtime.SetFinalizer(&tick{}, func(*tick) {
+			mu.Lock()
+			defer mu.Unlock()
+			if stopped {
+				return
+			}
+			metrics.Read(sample)
+			if sample[0].Value.Kind() == metrics.KindUint64 {
+				debug.SetGCPercent(percent(sample[0].Value.Uint64()))
+			}
+			arm()
+		})
+	}
+	arm()
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		debug.SetGCPercent(prev)
 	}
 }
 
@@ -210,6 +270,7 @@ func searchPath(include []string) []string {
 
 func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tuneRuntime()
+	defer startGCTuner()()
 	defer startProfile(stderr)()
 	args, xo := splitInstantiateStoreArgs(args) // instantiate_drv.go
 	defer xo.close()

@@ -37,7 +37,7 @@ func (ev *Evaluator) FindFile(name string) (p string, err error) {
 		if !ok {
 			ev.errorAt(syntax.Pos{}, "no search path")
 		}
-		p = ev.findFile(ev.ForceList(syntax.Pos{}, ev.baseEnv.vals[nixPath]), name, syntax.Pos{})
+		p = ev.findFile(ev.ForceList(syntax.Pos{}, ev.baseEnv.get(nixPath)), name, syntax.Pos{})
 	})
 	return
 }

@@ -68,7 +68,7 @@ func (ev *Evaluator) initBuiltins() {
 	ev.baseEnv = newEnv(nil, len(r.names))
 	for i, n := range r.names {
 		ev.base.vars[n] = i
-		ev.baseEnv.vals[i] = r.values[i]
+		ev.baseEnv.set(i, r.values[i])
 	}
 	ev.primops = map[string]*PrimOp{}
 	for _, a := range bs.list {
@@ -326,7 +326,7 @@ func (ev *Evaluator) scopedImport(scopeAttrs *Attrs, p string, pos syntax.Pos) *
 	env := newEnv(ev.baseEnv, scopeAttrs.Len())
 	for i, a := range scopeAttrs.list {
 		sc.vars[ev.syms.Name(a.Name)] = i
-		env.vals[i] = a.Val
+		env.set(i, a.Val)
 	}
 	c := (&compiler{ev: ev}).compile(e, sc)
 	return c.eval(ev, env)

@@ -151,6 +151,8 @@ func registerAttrs(r *registry) {
 		var first *Value
 		var sorted []*Value
 		seen := map[string]bool{}
+		seenInt := map[int64]struct{}{} // int keys and integral floats
+		var dense []uint64              // the same for 0 <= key < 2^24
 		for len(work) > 0 {
 			e := work[0]
 			work = work[1:]
@@ -167,6 +169,25 @@ func registerAttrs(r *registry) {
 			}
 			switch kv.kind {
 			case KInt, KFloat, KString, KPath:
+				if n, isInt := closureIntKey(kv); isInt {
+					if n >= 0 && n < 1<<24 {
+						// small non-negative ints: a bit set
+						w := int(n >> 6)
+						if w >= len(dense) {
+							dense = append(dense, make([]uint64, w+1-len(dense)+len(dense))...)
+						}
+						if dense[w]&(1<<(n&63)) != 0 {
+							continue
+						}
+						dense[w] |= 1 << (n & 63)
+						break
+					}
+					if _, dup := seenInt[n]; dup {
+						continue
+					}
+					seenInt[n] = struct{}{}
+					break
+				}
 				key := ev.closureKey(kv, pos)
 				if seen[key] {
 					continue
@@ -204,6 +225,21 @@ func registerAttrs(r *registry) {
 }
 
 func isNumber(v *Value) bool { return v.kind == KInt || v.kind == KFloat }
+
+// closureIntKey is the int a numeric genericClosure key equals, if any
+// (closureKey's "i" keys).
+func closureIntKey(v *Value) (int64, bool) {
+	switch v.kind {
+	case KInt:
+		return v.n, true
+	case KFloat:
+		f := v.Float()
+		if f == float64(int64(f)) {
+			return int64(f), true
+		}
+	}
+	return 0, false
+}
 
 // closureKey gives scalar genericClosure keys a map key ("" otherwise).
 func (ev *Evaluator) closureKey(v *Value, pos syntax.Pos) string {

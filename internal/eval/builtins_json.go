@@ -19,6 +19,9 @@ func registerJSON(r *registry) {
 	})
 	r.Add("__fromJSON", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		s, _ := ev.ForceString(pos, a[0])
+		if v, ok := ev.fromJSONFast(s); ok {
+			return v
+		}
 		d := json.NewDecoder(bytes.NewReader([]byte(s)))
 		d.UseNumber()
 		var x any
@@ -129,13 +132,13 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[
 	// The attribute path being printed is kept in a slice rather than in a
 	// deferred recover per level: re-panicking through thousands of
 	// levels is quadratic in Go.
-	var path []Frame
+	var path []Attr
 	depth, jsonDepth := ev.depth, ev.jsonDepth
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(*Error); ok {
 				for i := len(path) - 1; i >= 0; i-- {
-					e.Trace = append(e.Trace, path[i])
+					e.Trace = append(e.Trace, Frame{Pos: derefPos(path[i].Pos), Msg: "while evaluating attribute '" + ev.syms.Name(path[i].Name) + "'"})
 				}
 			}
 			ev.depth, ev.jsonDepth = depth, jsonDepth
@@ -145,7 +148,7 @@ func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[
 	ev.toJSON1(b, v, pos, ctx, copyToStore, &path)
 }
 
-func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {
+func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Attr) {
 	// nesting counts as call depth, as Nix's addCallDepth.
 	ev.depth++
 	ev.jsonDepth++
@@ -157,7 +160,7 @@ func (ev *Evaluator) toJSON1(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 	ev.jsonDepth--
 }
 
-func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Frame) {
+func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool, path *[]Attr) {
 	ev.force(v)
 	switch v.kind {
 	case KNull:
@@ -203,7 +206,7 @@ func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 			}
 			jsonString(b, ev.syms.Name(a.Name))
 			b.WriteByte(':')
-			*path = append(*path, Frame{Pos: derefPos(a.Pos), Msg: "while evaluating attribute '" + ev.syms.Name(a.Name) + "'"})
+			*path = append(*path, a)
 			ev.toJSON1(b, a.Val, pos, ctx, copyToStore, path)
 			*path = (*path)[:len(*path)-1]
 		}

@@ -251,8 +251,14 @@ func (ev *Evaluator) forceSlow(v *Value, pos syntax.Pos) {
 				v.kind = KThunk
 			}
 		}()
-		r := l.c.eval(ev, env)
-		*v = *r
+		if pb, ok := l.c.(*primBinCode); ok {
+			// arithmetic straight into the thunk's cell
+			r := pb.value(ev, env)
+			*v = r
+		} else {
+			r := l.c.eval(ev, env)
+			*v = *r
+		}
 		done = true
 	case KApp:
 		f, a := (*Value)(v.p), (*Value)(v.q)
@@ -294,8 +300,12 @@ func (ev *Evaluator) tick(pos syntax.Pos) {
 // call1 applies f to one argument; the result is forced.
 func (ev *Evaluator) call1(f, arg *Value, pos syntax.Pos) *Value {
 	if f.kind == KLambda {
-		return ev.callLambda(f, arg, pos)
+		return ev.callLambdaIn(f.lambda(), f.env(), arg, pos)
 	}
+	return ev.call1Slow(f, arg, pos)
+}
+
+func (ev *Evaluator) call1Slow(f, arg *Value, pos syntax.Pos) *Value {
 	return ev.callN(f, []*Value{arg}, pos)
 }
 
@@ -366,13 +376,22 @@ func (ev *Evaluator) call2(f, a, b *Value, pos syntax.Pos) *Value {
 	if f.kind == KLambda && !ev.opts.ShowTrace {
 		lc := f.lambda()
 		if inner, ok := lc.body.(*lambdaCode); ok && lc.formals == nil {
-			if ev.depth+1 > ev.opts.MaxCallDepth {
-				ev.depth = 0
-				panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
+			if ev.depth+2 > ev.opts.MaxCallDepth {
+				return ev.call1(ev.callLambda(f, a, pos), b, pos)
 			}
 			ev.tick(pos)
+			if inner.formals == nil {
+				// both frames in one allocation
+				ev.tick(pos)
+				pair := &[2]Env{{up: f.env(), v0: a}, {v0: b}}
+				pair[1].up = &pair[0]
+				ev.depth++
+				r := inner.body.eval(ev, &pair[1])
+				ev.depth--
+				return r
+			}
 			env := newEnv(f.env(), 1)
-			env.vals[0] = a
+			env.set(0, a)
 			return ev.callLambdaIn(inner, env, b, pos)
 		}
 		return ev.call1(ev.callLambda(f, a, pos), b, pos)
@@ -395,7 +414,7 @@ func (ev *Evaluator) callLambdaIn(lc *lambdaCode, closure *Env, arg *Value, pos 
 	ev.tick(pos)
 	env := newEnv(closure, lc.nslots)
 	if lc.formals == nil {
-		env.vals[0] = arg
+		env.set(0, arg)
 	} else {
 		ev.bindFormals(lc, env, arg, pos)
 	}
@@ -431,16 +450,16 @@ func (ev *Evaluator) bindFormals(lc *lambdaCode, env *Env, arg *Value, pos synta
 	}
 	attrs := arg.Attrs()
 	if lc.argName != "" {
-		env.vals[lc.argSlot] = arg
+		env.set(lc.argSlot, arg)
 	}
 	used := 0
 	for i := range lc.fs {
 		fm := &lc.fs[i]
 		if a, ok := attrs.Get(fm.sym); ok {
-			env.vals[i] = a.Val
+			env.set(i, a.Val)
 			used++
 		} else if fm.def != nil {
-			env.vals[i] = fm.def.get(env)
+			env.set(i, fm.def.get(env))
 		} else {
 			panic(&Error{Msg: fmt.Sprintf("%s at %s called without required argument '%s'", ev.lambdaName(lc), posString(lc.p), fm.name), Pos: pos})
 		}
@@ -473,12 +492,12 @@ func (ev *Evaluator) bindFormals(lc *lambdaCode, env *Env, arg *Value, pos synta
 // the top (re-panicking at every level is quadratic in Go).
 func (ev *Evaluator) forceDeep(v *Value, pos syntax.Pos) {
 	seen := map[unsafe.Pointer]bool{}
-	var path []Frame
+	var path []Attr
 	defer func() {
 		if r := recover(); r != nil {
 			if e, ok := r.(*Error); ok {
 				for i := len(path) - 1; i >= 0; i-- {
-					e.Trace = append(e.Trace, path[i])
+					e.Trace = append(e.Trace, Frame{Pos: derefPos(path[i].Pos), Msg: "while evaluating the attribute '" + ev.syms.Name(path[i].Name) + "'"})
 				}
 			}
 			panic(r)
@@ -494,7 +513,7 @@ func (ev *Evaluator) forceDeep(v *Value, pos syntax.Pos) {
 			}
 			seen[v.p] = true
 			for _, a := range v.Attrs().list {
-				path = append(path, Frame{Pos: derefPos(a.Pos), Msg: "while evaluating the attribute '" + ev.syms.Name(a.Name) + "'"})
+				path = append(path, a)
 				rec(a.Val)
 				path = path[:len(path)-1]
 			}

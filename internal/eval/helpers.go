@@ -2,6 +2,8 @@ package eval
 
 import (
 	"os"
+	"slices"
+	"strings"
 
 	"github.com/onix-dev/onix/internal/eval/syntax"
 )
@@ -98,7 +100,8 @@ func (ev *Evaluator) sortedAttrs(a *Attrs) []Attr {
 
 func sortAttrsByName(ev *Evaluator, l []Attr) {
 	names := ev.syms.names
-	sortSlice(l, func(x, y Attr) bool { return names[x.Name] < names[y.Name] })
+	// names in a set are distinct: no ties, stability is moot
+	slices.SortFunc(l, func(x, y Attr) int { return strings.Compare(names[x.Name], names[y.Name]) })
 }
 
 func osGetwd() (string, error) { return os.Getwd() }

@@ -1,6 +1,7 @@
 package eval
 
 import (
+	"math"
 	"sort"
 	"strings"
 	"unsafe"
@@ -28,7 +29,7 @@ func (c *varCode) cell(env *Env) *Value {
 	for i := c.depth; i > 0; i-- {
 		env = env.up
 	}
-	return env.vals[c.slot]
+	return env.get(c.slot)
 }
 
 func (c *varCode) eval(ev *Evaluator, env *Env) *Value {
@@ -74,7 +75,60 @@ func (c *primBinCode) eval(ev *Evaluator, env *Env) *Value {
 		}
 		return MkBool(ev.lessThan(a, b, c.p))
 	}
+	if a.kind == KInt && b.kind == KInt {
+		if r, ok := intOp(c.op, a.n, b.n); ok {
+			return MkInt(r)
+		}
+	}
 	return ev.arithPrim(c.op, a, b, c.p)
+}
+
+// value is eval returning the value itself rather than a cell (for a thunk
+// being forced: no intermediate allocation for an int result).
+func (c *primBinCode) value(ev *Evaluator, env *Env) Value {
+	ev.tick(c.p)
+	a := operand(ev, c.l, env)
+	b := operand(ev, c.r, env)
+	if a.kind == KInt && b.kind == KInt {
+		if c.op == '<' {
+			return *MkBool(a.n < b.n)
+		}
+		if r, ok := intOp(c.op, a.n, b.n); ok {
+			return Value{kind: KInt, n: r}
+		}
+	}
+	if c.op == '<' {
+		return *MkBool(ev.lessThan(a, b, c.p))
+	}
+	return *ev.arithPrim(c.op, a, b, c.p)
+}
+
+// intOp is + - * / on ints when no overflow or division by zero happens
+// (ok false: leave it to arith, which raises the error).
+func intOp(op byte, x, y int64) (int64, bool) {
+	switch op {
+	case '+':
+		r := x + y
+		return r, (r > x) == (y > 0)
+	case '-':
+		r := x - y
+		return r, (r < x) == (y > 0)
+	case '*':
+		if x == 0 || y == 0 {
+			return 0, true
+		}
+		r := x * y
+		if r/y != x || (x == -1 && y == math.MinInt64) || (y == -1 && x == math.MinInt64) {
+			return 0, false
+		}
+		return r, true
+	case '/':
+		if y == 0 || (y == -1 && x == math.MinInt64) {
+			return 0, false
+		}
+		return x / y, true
+	}
+	return 0, false
 }
 
 type withVarCode struct {
@@ -91,7 +145,7 @@ func (c *withVarCode) eval(ev *Evaluator, env *Env) *Value {
 		for ; d < w; d++ {
 			e = e.up
 		}
-		attrs := e.vals[0]
+		attrs := e.get(0)
 		ev.force(attrs)
 		if attrs.kind != KAttrs {
 			ev.errorAt(c.p, "value is %s while a set was expected", attrs.TypeName())
@@ -283,7 +337,7 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 	if len(c.inh) > 0 {
 		inhEnv = newEnv(inner, len(c.inh))
 		for j, l := range c.inh {
-			inhEnv.vals[j] = l.get(inner)
+			inhEnv.set(j, l.get(inner))
 		}
 	}
 	l := make([]Attr, len(c.static), len(c.static)+len(c.dynamic))
@@ -298,7 +352,7 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 			v = b.l.get(env)
 		}
 		if c.rec {
-			inner.vals[i] = v
+			inner.set(i, v)
 		}
 		l[i] = Attr{Name: b.sym, Val: v, Pos: b.pos}
 	}
@@ -359,7 +413,7 @@ func (ev *Evaluator) applyOverrides(c *attrsCode, inner *Env, l []Attr) []Attr {
 		for i := range c.static {
 			if c.static[i].sym == a.Name {
 				l[i] = a
-				inner.vals[i] = a.Val
+				inner.set(i, a.Val)
 				found = true
 			}
 		}
@@ -455,16 +509,16 @@ func (c *letCode) eval(ev *Evaluator, env *Env) *Value {
 	if len(c.inh) > 0 {
 		inhEnv = newEnv(inner, len(c.inh))
 		for j, l := range c.inh {
-			inhEnv.vals[j] = l.get(inner)
+			inhEnv.set(j, l.get(inner))
 		}
 	}
 	for i := range c.binds {
 		if c.binds[i].inh {
-			inner.vals[i] = c.binds[i].l.get(inhEnv)
+			inner.set(i, c.binds[i].l.get(inhEnv))
 		} else if c.binds[i].outer {
-			inner.vals[i] = c.binds[i].l.get(env)
+			inner.set(i, c.binds[i].l.get(env))
 		} else {
-			inner.vals[i] = c.binds[i].l.get(inner)
+			inner.set(i, c.binds[i].l.get(inner))
 		}
 	}
 	return c.body.eval(ev, inner)
@@ -479,7 +533,7 @@ type withCode struct {
 func (c *withCode) pos() syntax.Pos { return c.p }
 func (c *withCode) eval(ev *Evaluator, env *Env) *Value {
 	inner := newEnv(env, 1)
-	inner.vals[0] = c.attrs.get(env)
+	inner.set(0, c.attrs.get(env))
 	return c.body.eval(ev, inner)
 }
 
@@ -626,6 +680,9 @@ func updateAttrs(a, b *Value) *Value {
 	if len(la) == 0 {
 		return b
 	}
+	if len(lb)*8 < len(la) {
+		return MkAttrs(&Attrs{list: mergeFew(la, lb)})
+	}
 	out := make([]Attr, 0, len(la)+len(lb))
 	i, j := 0, 0
 	for i < len(la) && j < len(lb) {
@@ -645,6 +702,32 @@ func updateAttrs(a, b *Value) *Value {
 	out = append(out, la[i:]...)
 	out = append(out, lb[j:]...)
 	return MkAttrs(&Attrs{list: out})
+}
+
+// mergeFew is the merge of updateAttrs for a few right-hand attributes:
+// each is placed by binary search and the runs of la between them are
+// copied in bulk.
+func mergeFew(la, lb []Attr) []Attr {
+	out := make([]Attr, 0, len(la)+len(lb))
+	i := 0
+	for _, y := range lb {
+		lo, hi := i, len(la)
+		for lo < hi {
+			m := int(uint(lo+hi) >> 1)
+			if la[m].Name < y.Name {
+				lo = m + 1
+			} else {
+				hi = m
+			}
+		}
+		out = append(out, la[i:lo]...)
+		out = append(out, y)
+		if lo < len(la) && la[lo].Name == y.Name {
+			lo++
+		}
+		i = lo
+	}
+	return append(out, la[i:]...)
 }
 
 type curPosCode struct{ p syntax.Pos }

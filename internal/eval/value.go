@@ -7,7 +7,9 @@
 package eval
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 	"unsafe"
 
@@ -269,7 +271,7 @@ func (a *Attrs) Get(s Symbol) (*Attr, bool) {
 // newAttrs builds a set from unsorted bindings; on duplicate names the last
 // wins unless first is true (then the first wins).
 func newAttrs(l []Attr) *Attrs {
-	sort.SliceStable(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	slices.SortStableFunc(l, func(x, y Attr) int { return cmp.Compare(x.Name, y.Name) })
 	// dedupe: keep last of equal runs
 	if len(l) > 1 {
 		out := l[:0]
@@ -286,7 +288,7 @@ func newAttrs(l []Attr) *Attrs {
 
 // newAttrsFirstWins is newAttrs where the first of duplicate names wins.
 func newAttrsFirstWins(l []Attr) *Attrs {
-	sort.SliceStable(l, func(i, j int) bool { return l[i].Name < l[j].Name })
+	slices.SortStableFunc(l, func(x, y Attr) int { return cmp.Compare(x.Name, y.Name) })
 	if len(l) > 1 {
 		out := l[:1]
 		for i := 1; i < len(l); i++ {
@@ -300,44 +302,53 @@ func newAttrsFirstWins(l []Attr) *Attrs {
 	return &Attrs{list: l}
 }
 
-// Env is one lexical environment frame.
+// Env is one lexical environment frame: the enclosing frame and the slots.
+// Only the first slot is declared; an Env of n slots is allocated with room
+// for n (env2, env3, or a []*Value whose first word holds up), and slots
+// are reached with get/set. A one-slot Env is 16 bytes.
 type Env struct {
-	up   *Env
-	vals []*Value
+	up *Env
+	v0 *Value
 }
 
-type env1 struct {
-	Env
-	a [1]*Value
-}
 type env2 struct {
 	Env
-	a [2]*Value
+	v1 *Value
 }
+
 type env3 struct {
 	Env
-	a [3]*Value
+	v [2]*Value
+}
+
+// get returns slot i (i < the Env's size, guaranteed by the compiler).
+func (e *Env) get(i int) *Value {
+	return *(**Value)(unsafe.Add(unsafe.Pointer(&e.v0), uintptr(i)*unsafe.Sizeof(e.v0)))
+}
+
+// set stores slot i.
+func (e *Env) set(i int, v *Value) {
+	*(**Value)(unsafe.Add(unsafe.Pointer(&e.v0), uintptr(i)*unsafe.Sizeof(e.v0))) = v
 }
 
 func newEnv(up *Env, n int) *Env {
 	switch n {
-	case 1:
-		e := &env1{}
-		e.up = up
-		e.vals = e.a[:]
-		return &e.Env
+	case 0, 1:
+		return &Env{up: up}
 	case 2:
 		e := &env2{}
 		e.up = up
-		e.vals = e.a[:]
 		return &e.Env
 	case 3:
 		e := &env3{}
 		e.up = up
-		e.vals = e.a[:]
 		return &e.Env
 	}
-	return &Env{up: up, vals: make([]*Value, n)}
+	// all words are pointers: up followed by n slots
+	w := make([]*Value, n+1)
+	e := (*Env)(unsafe.Pointer(&w[0]))
+	e.up = up
+	return e
 }
 
 // PrimOp is a builtin function of Arity arguments (0 for constants, which

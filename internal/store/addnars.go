@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
 	"github.com/onix-dev/onix/internal/nixcompat/nar"
@@ -189,15 +188,9 @@ func (s *Store) CommitNARs(ctx context.Context, preps []*PreparedNAR) (*CommitRe
 		paths = append(paths, p)
 	}
 	sort.Strings(paths) // lock in a fixed order, like Nix's PathLocks
-	t0 := time.Now()
-	if os.Getenv("ONIX_NOSYNC_DEBUG") == "" {
-		if err := syncFS(s.realStoreDir); err != nil {
-			return nil, fmt.Errorf("importing %d paths: %w", len(paths), err)
-		}
+	if err := syncFS(s.realStoreDir); err != nil {
+		return nil, fmt.Errorf("importing %d paths: %w", len(paths), err)
 	}
-	defer func() { fmt.Fprintf(os.Stderr, "DEBUG commit %d: sync %v total %v\n", len(paths), t0.Sub(t0), time.Since(t0)) }()
-	tsync := time.Since(t0)
-	defer func() { fmt.Fprintf(os.Stderr, "DEBUG   sync took %v\n", tsync) }()
 
 	var locks []*pathLock
 	ok := false
