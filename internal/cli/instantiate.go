@@ -35,12 +35,13 @@ func tuneRuntime() {
 // GC policy for a batch evaluation (see startGCTuner): no collection until
 // the heap reaches gcFloor (Nix/Boehm start with a large initial heap too),
 // then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)).
-const gcFloor, gcMinPercent = 64 << 20, 150
+const gcFloor, gcMinPercent = 24 << 20, 300
 
 // startGCTuner applies the GC policy above until the returned function is
 // called (which restores the previous GOGC). After every collection a
 // finalizer re-arms itself and sets GOGC from the live heap. $GOGC or
-// $GOMEMLIMIT in the environment turn it off.
+// $GOMEMLIMIT in the environment turn it off; $ONIX_GC_FLOOR_MB and
+// $ONIX_GC_MINPCT override the two parameters (for tuning).
 func startGCTuner() func() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}

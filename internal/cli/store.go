@@ -126,7 +126,7 @@ func newStoreCmd() *cobra.Command {
 		Use:   "store",
 		Short: "Manipulate the local Nix-compatible store (like nix-store)",
 	}
-	cmd.AddCommand(newStoreAddCmd(), newStoreAddFixedCmd(), newStoreDumpCmd(), newStoreRestoreCmd(),
+	cmd.AddCommand(newStoreAddCmd(), newRealiseCmd(), newStoreAddFixedCmd(), newStoreDumpCmd(), newStoreRestoreCmd(),
 		newStorePathInfoCmd(), newStoreQueryCmd(), newStoreVerifyCmd(), newStoreDeleteCmd(), newStoreGCCmd())
 	return cmd
 }
