@@ -34,7 +34,8 @@ func tuneRuntime() {
 
 // GC policy for a batch evaluation (see startGCTuner): no collection until
 // the heap reaches gcFloor (Nix/Boehm start with a large initial heap too),
-// then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)).
+// then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)); gcFloor
+// doubles after three collections in a row that found < gcFloor/3 live.
 const gcFloor, gcMinPercent = 24 << 20, 300
 
 // startGCTuner applies the GC policy above until the returned function is
@@ -53,10 +54,24 @@ func startGCTuner() func() {
 	if v, err := strconv.Atoi(os.Getenv("ONIX_GC_MINPCT")); err == nil {
 		minPct = v
 	}
+	// tiny counts consecutive collections that found less than floor/3
+	// live: a loop producing mostly garbage, where the fixed cost of a
+	// cycle (and write barriers while marking) dominates; then the floor
+	// is doubled (peak RSS stays small since little survives).
+	tiny := 0
 	percent := func(live uint64) int {
 		pct := minPct
-		if live > 0 && live < floor {
-			pct = max(pct, int((floor-live)*100/live))
+		if live > 0 && live < floor/3 {
+			tiny++
+		} else {
+			tiny = 0
+		}
+		goal := floor
+		if tiny >= 3 {
+			goal = 2 * floor
+		}
+		if live > 0 && live < goal {
+			pct = max(pct, int((goal-live)*100/live))
 		}
 		return pct
 	}
@@ -64,6 +79,7 @@ func startGCTuner() func() {
 	stopped := false
 	// before the first collection the goal is 4 MiB·GOGC/100
 	prev := debug.SetGCPercent(percent(4 << 20))
+	tiny = 0
 	sample := []metrics.Sample{{Name: "/gc/heap/live:bytes"}}
 	type tick struct{ _ *int }
 	var arm func()

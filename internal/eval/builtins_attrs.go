@@ -1,6 +1,8 @@
 package eval
 
 import (
+	"unsafe"
+
 	"github.com/onix-dev/onix/internal/eval/syntax"
 )
 
@@ -47,7 +49,7 @@ func registerAttrs(r *registry) {
 				out = append(out, x)
 			}
 		}
-		return MkAttrs(&Attrs{list: out})
+		return mkAttrsList(out)
 	})
 	r.Add("__listToAttrs", 1, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		l := ev.ForceList(pos, a[0])
@@ -75,7 +77,7 @@ func registerAttrs(r *registry) {
 				out = append(out, b)
 			}
 		}
-		return MkAttrs(&Attrs{list: out})
+		return mkAttrsList(out)
 	})
 	r.Add("__catAttrs", 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		sym := ev.syms.Intern(ev.ForceStringNoCtx(pos, a[0]))
@@ -90,11 +92,14 @@ func registerAttrs(r *registry) {
 	r.Add("__mapAttrs", 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		s := ev.ForceAttrs(pos, a[1])
 		out := make([]Attr, len(s.list))
+		apps := make([]Value, 2*len(s.list))
 		for i, x := range s.list {
-			inner := mkApp(a[0], MkString(ev.syms.Name(x.Name)))
-			out[i] = Attr{Name: x.Name, Val: mkApp(inner, x.Val), Pos: x.Pos}
+			inner, outer := &apps[2*i], &apps[2*i+1]
+			setApp(inner, a[0], ev.syms.NameValue(x.Name))
+			setApp(outer, inner, x.Val)
+			out[i] = Attr{Name: x.Name, Val: outer, Pos: x.Pos}
 		}
-		return MkAttrs(&Attrs{list: out})
+		return mkAttrsList(out)
 	})
 	r.Add("__zipAttrsWith", 2, func(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		groups := map[Symbol][]*Value{}
@@ -108,9 +113,14 @@ func registerAttrs(r *registry) {
 			}
 		}
 		out := make([]Attr, 0, len(order))
-		for _, k := range order {
-			inner := mkApp(a[0], MkString(ev.syms.Name(k)))
-			out = append(out, Attr{Name: k, Val: mkApp(inner, MkList(groups[k]))})
+		apps := make([]Value, 3*len(order))
+		for i, k := range order {
+			inner, outer, list := &apps[3*i], &apps[3*i+1], &apps[3*i+2]
+			g := groups[k]
+			list.kind, list.n, list.p = KList, int64(len(g)), unsafe.Pointer(&g[0])
+			setApp(inner, a[0], ev.syms.NameValue(k))
+			setApp(outer, inner, list)
+			out = append(out, Attr{Name: k, Val: outer})
 		}
 		return MkAttrs(newAttrs(out))
 	})

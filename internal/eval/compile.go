@@ -52,6 +52,27 @@ func (l *lazy) get(env *Env) *Value {
 	return &Value{kind: KThunk, p: unsafePtr(env), q: unsafePtr(l)}
 }
 
+// getFrom is get with a thunk, when one is needed, taken from the front of
+// *block (preallocated by the caller, one allocation for several thunks).
+func (l *lazy) getFrom(env *Env, block *[]Value) *Value {
+	if l.mode != lazyThunk || len(*block) == 0 {
+		return l.get(env)
+	}
+	v := &(*block)[0]
+	*block = (*block)[1:]
+	v.kind, v.p, v.q = KThunk, unsafePtr(env), unsafePtr(l)
+	return v
+}
+
+// thunkBlock returns room for the thunks that n lazies of which `count`
+// report mode lazyThunk will allocate (nil when there are fewer than two).
+func thunkBlock(count int) []Value {
+	if count < 2 {
+		return nil
+	}
+	return make([]Value, count)
+}
+
 // scope is the compile-time mirror of an Env.
 type scope struct {
 	up   *scope

@@ -306,6 +306,25 @@ func (ev *Evaluator) call1(f, arg *Value, pos syntax.Pos) *Value {
 }
 
 func (ev *Evaluator) call1Slow(f, arg *Value, pos syntax.Pos) *Value {
+	ev.force(f)
+	switch f.kind {
+	case KLambda:
+		return ev.callLambda(f, arg, pos)
+	case KPrimOp:
+		op := f.PrimOp()
+		if op.Arity > 1 {
+			return &Value{kind: KPrimOpApp, p: unsafe.Pointer(&primOpApp{op: op, args: []*Value{arg}})}
+		}
+	case KPrimOpApp:
+		// the last missing argument: one allocation for the argument list
+		pa := f.primOpApp()
+		if n := len(pa.args); pa.op.Arity-n == 1 {
+			a := make([]*Value, n+1)
+			copy(a, pa.args)
+			a[n] = arg
+			return ev.callPrimOp(pa.op, a, pos)
+		}
+	}
 	return ev.callN(f, []*Value{arg}, pos)
 }
 

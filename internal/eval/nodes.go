@@ -341,15 +341,22 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 		}
 	}
 	l := make([]Attr, len(c.static), len(c.static)+len(c.dynamic))
+	nThunks := 0
+	for i := range c.static {
+		if c.static[i].l.mode == lazyThunk {
+			nThunks++
+		}
+	}
+	block := thunkBlock(nThunks)
 	for i := range c.static {
 		b := &c.static[i]
 		var v *Value
 		if b.inh {
-			v = b.l.get(inhEnv)
+			v = b.l.getFrom(inhEnv, &block)
 		} else if c.rec && !b.outer {
-			v = b.l.get(inner)
+			v = b.l.getFrom(inner, &block)
 		} else {
-			v = b.l.get(env)
+			v = b.l.getFrom(env, &block)
 		}
 		if c.rec {
 			inner.set(i, v)
@@ -357,7 +364,7 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 		l[i] = Attr{Name: b.sym, Val: v, Pos: b.pos}
 	}
 	if c.sorted {
-		return MkAttrs(&Attrs{list: l})
+		return mkAttrsList(l)
 	}
 	if c.rec {
 		l = ev.applyOverrides(c, inner, l)
@@ -380,7 +387,7 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 		l = append(l, Attr{Name: sym, Val: d.l.get(inner), Pos: d.pos})
 	}
 	sort.Slice(l, func(i, j int) bool { return l[i].Name < l[j].Name })
-	return MkAttrs(&Attrs{list: l})
+	return mkAttrsList(l)
 }
 
 // applyOverrides implements the `__overrides` attribute of rec sets: its
@@ -483,8 +490,15 @@ func (c *callCode) eval(ev *Evaluator, env *Env) *Value {
 func (c *callCode) callMany(ev *Evaluator, env *Env, f *Value) *Value {
 	var buf [4]*Value
 	args := buf[:0]
+	nThunks := 0
 	for _, a := range c.args {
-		args = append(args, a.get(env))
+		if a.mode == lazyThunk {
+			nThunks++
+		}
+	}
+	block := thunkBlock(nThunks)
+	for _, a := range c.args {
+		args = append(args, a.getFrom(env, &block))
 	}
 	return ev.callN(f, args, c.p)
 }
@@ -512,13 +526,20 @@ func (c *letCode) eval(ev *Evaluator, env *Env) *Value {
 			inhEnv.set(j, l.get(inner))
 		}
 	}
+	nThunks := 0
+	for i := range c.binds {
+		if c.binds[i].l.mode == lazyThunk {
+			nThunks++
+		}
+	}
+	block := thunkBlock(nThunks)
 	for i := range c.binds {
 		if c.binds[i].inh {
-			inner.set(i, c.binds[i].l.get(inhEnv))
+			inner.set(i, c.binds[i].l.getFrom(inhEnv, &block))
 		} else if c.binds[i].outer {
-			inner.set(i, c.binds[i].l.get(env))
+			inner.set(i, c.binds[i].l.getFrom(env, &block))
 		} else {
-			inner.set(i, c.binds[i].l.get(inner))
+			inner.set(i, c.binds[i].l.getFrom(inner, &block))
 		}
 	}
 	return c.body.eval(ev, inner)
@@ -681,7 +702,7 @@ func updateAttrs(a, b *Value) *Value {
 		return b
 	}
 	if len(lb)*8 < len(la) {
-		return MkAttrs(&Attrs{list: mergeFew(la, lb)})
+		return mkAttrsList(mergeFew(la, lb))
 	}
 	out := make([]Attr, 0, len(la)+len(lb))
 	i, j := 0, 0
@@ -701,7 +722,7 @@ func updateAttrs(a, b *Value) *Value {
 	}
 	out = append(out, la[i:]...)
 	out = append(out, lb[j:]...)
-	return MkAttrs(&Attrs{list: out})
+	return mkAttrsList(out)
 }
 
 // mergeFew is the merge of updateAttrs for a few right-hand attributes:

@@ -8,6 +8,7 @@ type Symbol uint32
 type symtab struct {
 	ids   map[string]Symbol
 	names []string
+	vals  []*Value // string values of the names, made on demand (NameValue)
 }
 
 func newSymtab() *symtab {
@@ -33,3 +34,18 @@ func (t *symtab) Lookup(s string) (Symbol, bool) {
 
 // Name returns a symbol's text.
 func (t *symtab) Name(s Symbol) string { return t.names[s] }
+
+// NameValue returns a symbol's text as a string value, shared by all uses
+// (string values are never updated in place).
+func (t *symtab) NameValue(s Symbol) *Value {
+	if int(s) < len(t.vals) {
+		if v := t.vals[s]; v != nil {
+			return v
+		}
+	} else {
+		t.vals = append(t.vals, make([]*Value, len(t.names)-len(t.vals))...)
+	}
+	v := MkString(t.names[s])
+	t.vals[s] = v
+	return v
+}

@@ -186,8 +186,27 @@ func MkList(elems []*Value) *Value {
 // MkAttrs returns an attribute set value.
 func MkAttrs(a *Attrs) *Value { return &Value{kind: KAttrs, p: unsafe.Pointer(a)} }
 
+// attrsBox holds an attribute set value and its Attrs in one allocation.
+type attrsBox struct {
+	v Value
+	a Attrs
+}
+
+// mkAttrsList returns an attribute set value owning l (sorted by symbol,
+// no duplicates).
+func mkAttrsList(l []Attr) *Value {
+	b := &attrsBox{a: Attrs{list: l}}
+	b.v.kind, b.v.p = KAttrs, unsafe.Pointer(&b.a)
+	return &b.v
+}
+
 // MkPrimOp returns a primop value.
 func MkPrimOp(p *PrimOp) *Value { return &Value{kind: KPrimOp, p: unsafe.Pointer(p)} }
+
+// setApp makes v the lazily applied call f a.
+func setApp(v, f, a *Value) {
+	v.kind, v.p, v.q = KApp, unsafe.Pointer(f), unsafe.Pointer(a)
+}
 
 // mkApp returns a lazily applied call f a.
 func mkApp(f, a *Value) *Value {
