@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // ErrNotFound is returned (wrapped) when a cache file does not exist.
@@ -266,9 +267,14 @@ func (b *httpBackend) put(ctx context.Context, name string, r io.Reader, size in
 	if err != nil {
 		return err
 	}
-	drain(resp)
+	defer drain(resp)
 	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("PUT %s/%s: HTTP %s", b.url, name, resp.Status)
+		// Include the server's explanation (onix cache serve sends one).
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 1024))
+		if m := strings.TrimSpace(string(msg)); m != "" && utf8.ValidString(m) {
+			return fmt.Errorf("uploading %s to %s: HTTP %s: %s", name, b.url, resp.Status, m)
+		}
+		return fmt.Errorf("uploading %s to %s: HTTP %s", name, b.url, resp.Status)
 	}
 	return nil
 }

@@ -102,7 +102,9 @@ func Open(ctx context.Context, rawURL string, opts Options) (*BinaryCache, error
 		}
 		u.Path = cleanURLPath(u.Path)
 		u.RawPath = ""
-		c.url = u.String()
+		// Credentials in the URL (http://user:password@host) are sent as
+		// basic auth by the HTTP client but kept out of messages.
+		c.url = u.Redacted()
 		client := opts.HTTPClient
 		if client == nil {
 			client = newHTTPClient(opts.HTTPConnections)

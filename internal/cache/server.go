@@ -26,12 +26,19 @@ const ServerPriority = 30
 // Server serves a binary cache over HTTP. With Store set it behaves like
 // nix-serve: narinfos are generated from the store database (signed with
 // SignKey if set) and NARs are dumped on the fly, uncompressed. With Dir set
-// it serves an on-disk file:// cache as is. Only GET and HEAD are allowed.
+// it serves an on-disk file:// cache as is, and with Writable also accepts
+// uploads (PUT) like an HTTP binary cache Nix copies to; see servePut.
+// Otherwise only GET and HEAD are allowed.
 type Server struct {
 	Store   LocalStore
 	Dir     string
 	SignKey *SecretKey
-	Logf    func(format string, args ...any)
+	// Writable allows PUT into Dir.
+	Writable bool
+	// WriteAuth, if set, is the credential uploads need: a bearer token,
+	// or "user:password" for HTTP basic auth (as from a netrc file).
+	WriteAuth string
+	Logf      func(format string, args ...any)
 }
 
 func (s *Server) logf(format string, args ...any) {
@@ -42,8 +49,16 @@ func (s *Server) logf(format string, args ...any) {
 
 // ServeHTTP implements http.Handler.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if r.Method == http.MethodPut {
+		s.servePut(w, r)
+		return
+	}
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
-		w.Header().Set("Allow", "GET, HEAD")
+		if s.Writable && s.Dir != "" {
+			w.Header().Set("Allow", "GET, HEAD, PUT")
+		} else {
+			w.Header().Set("Allow", "GET, HEAD")
+		}
 		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
 		return
 	}

@@ -61,6 +61,11 @@ func newCopyCmd() *cobra.Command {
 cache (file:///DIR or http(s)://HOST/PATH, with Nix's ?compression=xz|zstd|none,
 ?secret-key=FILE and ?priority=N parameters).
 
+With --to http(s)://..., files are uploaded with HTTP PUT as Nix does
+(nix-cache-info first, each NAR before its narinfo, references before
+referrers), e.g. to 'onix cache serve --cache DIR --writable'. Credentials
+can be given in the URL (http://USER:PASSWORD@HOST/), sent as basic auth.
+
 With --from, every narinfo must carry a signature by a key in
 trusted-public-keys (from $ONIX_CONF or --option) unless require-sigs is false
 or --no-check-sigs is given, and every NAR must match its NarHash and NarSize
