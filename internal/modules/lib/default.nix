@@ -14,7 +14,7 @@ let
         mkSinkUndeclaredOptions mergeDefaultOption mergeOneOption mergeUniqueOption mergeEqualOption
         getValues getFiles literalExpression literalExample literalMD mdDoc showOption showFiles
         showDefs unknownModule optionAttrSetToDocList scrubOptionValue renderOptionValue; }
-    (removeAttrs modules [ "isPlainDefinition" "canonicalModule" "evalModulesImpl" "importJSON" "importTOML" ])
+    (removeAttrs modules [ "isPlainDefinition" "canonicalModule" "evalModulesImpl" "evalModulesWith" "checkModuleClass" "importJSON" "importTOML" ])
     { inherit (asserts) assertMsg assertOneOf; }
     {
       inherit trivial lists attrsets strings options modules types asserts versions generators;

@@ -22,36 +22,39 @@ let
 
   # ---------------------------------------------------------------- loading
 
+  # A module's config with its `meta` and `freeformType` shorthands added.
+  addModuleExtras = m: config:
+    let withMeta = if m ? meta then mkMerge [ config { meta = m.meta; } ] else config; in
+    if m ? freeformType then mkMerge [ withMeta { _module.freeformType = m.freeformType; } ] else withMeta;
+
   unifyModuleSyntax = file: key: m:
-    let
-      addMeta = config: if m ? meta then mkMerge [ config { meta = m.meta; } ] else config;
-      addFreeformType = config:
-        if m ? freeformType then mkMerge [ config { _module.freeformType = m.freeformType; } ] else config;
-      # The attributes both module forms (with and without config/options) have.
-      common = {
-        _file = toString m._file or file;
-        _class = m._class or null;
-        key = toString m.key or key;
-        disabledModules = m.disabledModules or [ ];
-      };
-    in
     if m ? config || m ? options then
       let
         badAttrs = removeAttrs m [ "_class" "_file" "key" "disabledModules" "imports" "options" "config" "meta" "freeformType" ];
       in
       if badAttrs != { } then
         throw "Module `${key}' has an unsupported attribute `${head (attrNames badAttrs)}'. This is caused by introducing a top-level `config' or `options' attribute. Add configuration attributes immediately on the top level instead, or move all of them (namely: ${toString (attrNames badAttrs)}) into the explicit `config' attribute."
-      else common // {
+      else {
+        _file = toString m._file or file;
+        _class = m._class or null;
+        key = toString m.key or key;
+        disabledModules = m.disabledModules or [ ];
         imports = m.imports or [ ];
         options = m.options or { };
-        config = addFreeformType (addMeta (m.config or { }));
+        config = if m ? meta || m ? freeformType then addModuleExtras m (m.config or { }) else m.config or { };
       }
     else if !isAttrs m then
       throw "module ${file} (${key}) does not look like a module."
-    else common // {
+    else {
+      _file = toString m._file or file;
+      _class = m._class or null;
+      key = toString m.key or key;
+      disabledModules = m.disabledModules or [ ];
       imports = m.require or [ ] ++ m.imports or [ ];
       options = { };
-      config = addFreeformType (removeAttrs m [ "_class" "_file" "key" "disabledModules" "require" "imports" "freeformType" ]);
+      config =
+        let c = removeAttrs m [ "_class" "_file" "key" "disabledModules" "require" "imports" "freeformType" ]; in
+        if m ? freeformType then mkMerge [ c { _module.freeformType = m.freeformType; } ] else c;
     };
 
   # Calls a module function. Only the names among its formals are looked up
@@ -177,8 +180,9 @@ let
     let t = cfg._type or ""; in
     if t == "merge" then concatMap pushDownProperties cfg.contents
     else if t == "if" then
-      let condition = cfg.condition; in
-      map (mapAttrs (n: content: { _type = "if"; inherit condition content; })) (pushDownProperties cfg.content)
+      let condition = cfg.condition; content = cfg.content; in
+      if isPlain content then [ (mapAttrs (n: content: { _type = "if"; inherit condition content; }) content) ]
+      else map (mapAttrs (n: content: { _type = "if"; inherit condition content; })) (pushDownProperties content)
     else if t == "override" then
       let priority = cfg.priority; in
       map (mapAttrs (n: content: { _type = "override"; inherit priority content; })) (pushDownProperties cfg.content)
@@ -356,52 +360,6 @@ let
     if subModules == null then t
     else t.substSubModules (map (locatedModule decl._file) subModules);
 
-  # Evaluates a singly declared option (the common case of evalOptionWith,
-  # with fewer intermediate values): { config = value; options = record; }.
-  singleOption = loc: decl: ds: rawDefs:
-    let
-      o = decl.options;
-      type =
-        let t = o.type or types.unspecified; subModules = t.getSubModules or null; in
-        if subModules == null then t
-        else t.substSubModules (map (locatedModule decl._file) subModules);
-      hasDefault = o ? default;
-      res =
-        if rawDefs == [ ] then
-          if !hasDefault then { defsFinal = [ ]; highestPrio = 9999; isDefined = false; mergedValue = noValueError loc; }
-          else if o.readOnly or false || !(isPlain o.default) then evalRes
-          else
-            let defs = [ { file = decl._file; value = o.default; } ]; in {
-              defsFinal = defs;
-              highestPrio = 1500;
-              isDefined = true;
-              mergedValue = let v = o.default; in
-                if type.check v then type.merge loc defs else typeError loc type defs;
-            }
-        else if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) rawDefs
-          && !(o.readOnly or false && (hasDefault || tail rawDefs != [ ])) then {
-          defsFinal = rawDefs;
-          highestPrio = defaultOverridePriority;
-          isDefined = true;
-          mergedValue =
-            if all (def: type.check def.value) rawDefs then type.merge loc rawDefs
-            else typeError loc type rawDefs;
-        }
-        else evalRes;
-      evalRes = evalOptionResult loc o decl._file type rawDefs;
-      value = if o ? apply then o.apply res.mergedValue else res.mergedValue;
-    in {
-      config = value;
-      options = optionDecl loc ds // {
-        inherit value;
-        inherit (res) highestPrio isDefined;
-        definitions = map (def: def.value) res.defsFinal;
-        files = map (def: def.file) res.defsFinal;
-        definitionsWithLocations = res.defsFinal;
-        __toString = _: showOption loc;
-      };
-    };
-
   # Evaluates one option: { config = value; options = option record; }.
   #   o: the declaration attributes (default, apply, readOnly) -- for a
   #      single declaration the raw mkOption set, else the merged record
@@ -545,7 +503,56 @@ let
       results = mapAttrs (name: ds:
         let decl = head ds; in
         if tail ds == [ ] && decl.options._type or null == "option" then
-          singleOption (prefix ++ [ name ]) decl ds (defsByName.${name} or [ ])
+          # a singly declared option (the common case of evalOptionWith,
+          # with fewer intermediate values)
+          let
+            loc = prefix ++ [ name ];
+            rawDefs = defsByName.${name} or [ ];
+            o = decl.options;
+            type =
+              let t = o.type or types.unspecified; subModules = t.getSubModules or null; in
+              if subModules == null then t
+              else t.substSubModules (map (locatedModule decl._file) subModules);
+            res =
+              if rawDefs == [ ] then
+                if !(o ? default) then { defsFinal = [ ]; highestPrio = 9999; isDefined = false; mergedValue = noValueError loc; }
+                else if o.readOnly or false || !(isPlain o.default) then evalOptionResult loc o decl._file type rawDefs
+                else
+                  let defs = [ { file = decl._file; value = o.default; } ]; in {
+                    defsFinal = defs;
+                    highestPrio = 1500;
+                    isDefined = true;
+                    mergedValue =
+                      if type.check o.default then type.merge loc defs else typeError loc type defs;
+                  }
+              else if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) rawDefs
+                && !(o.readOnly or false && (o ? default || tail rawDefs != [ ])) then {
+                defsFinal = rawDefs;
+                highestPrio = defaultOverridePriority;
+                isDefined = true;
+                mergedValue =
+                  if all (def: type.check def.value) rawDefs then type.merge loc rawDefs
+                  else typeError loc type rawDefs;
+              }
+              else evalOptionResult loc o decl._file type rawDefs;
+            value = if o ? apply then o.apply res.mergedValue else res.mergedValue;
+          in {
+            config = value;
+            options = o // {
+              inherit loc type value;
+              declarations = [ decl._file ];
+              declarationPositions = [ { file = decl._file; line = null; column = null; } ];
+              options = [ ];
+              inherit (res) highestPrio isDefined;
+              definitions = map (def: def.value) res.defsFinal;
+              files = map (def: def.file) res.defsFinal;
+              definitionsWithLocations = res.defsFinal;
+              __toString = _: showOption loc;
+            };
+          }
+        else if tail ds == [ ] && name != "_module" && !(decl.options ? _type) then
+          # a single option tree: one level down
+          mergeLevel (prefix ++ [ name ]) ds (pushDown (defsByName.${name} or [ ]))
         else if name == "_module" && tail ds == [ ] && decl._file == "lib/modules.nix" then
           # only the internal module declares _module.*: its declarations
           # are grouped once per lib
@@ -629,7 +636,12 @@ let
 
   # Returns { result; config; }: `config` is result.config without building
   # the whole result (what submodules need).
-  evalModulesImpl = evalModulesArgs@{
+  evalModulesImpl = evalModulesWith null;
+
+  # evalModulesImpl with an optional fast collector (submodule values):
+  # `fastCollect internalModule moduleArgs` returns the list collectModules
+  # would return, or null when it can't tell (then the general path runs).
+  evalModulesWith = fastCollect: evalModulesArgs@{
     modules,
     prefix ? [ ],
     specialArgs ? { },
@@ -658,8 +670,11 @@ let
         };
       };
 
-      collected = collectModules class (specialArgs.modulesPath or "") (regularModules ++ [ internalModule ])
-        ({ inherit lib options config specialArgs; _class = class; } // specialArgs);
+      moduleArgs = { inherit lib options config specialArgs; _class = class; } // specialArgs;
+      fastCollected = if fastCollect == null then null else fastCollect internalModule moduleArgs;
+      collected =
+        if fastCollected != null then fastCollected
+        else collectModules class (specialArgs.modulesPath or "") (regularModules ++ [ internalModule ]) moduleArgs;
 
       merged = mergeModules prefix (lib.reverseList collected);
       options = merged.matchedOptions;
@@ -673,7 +688,11 @@ let
             defs = map (def: { inherit (def) file; value = setAttrByPath def.prefix def.value; }) merged.unmatchedDefns;
           in
           if defs == [ ] then declaredConfig
-          else lib.recursiveUpdate (freeformType.merge prefix defs) declaredConfig;
+          else
+            let freeformConfig = freeformType.merge prefix defs; in
+            # (disjoint names: recursiveUpdate would give exactly this)
+            if builtins.intersectAttrs freeformConfig declaredConfig == { } then freeformConfig // declaredConfig
+            else lib.recursiveUpdate freeformConfig declaredConfig;
 
       checkUnmatched =
         if config._module.check && freeformType == null && merged.unmatchedDefns != [ ] then
@@ -874,5 +893,5 @@ in
   mkFixStrictness = x: x;
   # internal helpers shared with types.nix
   isPlainDefinition = isPlain;
-  inherit canonicalModule evalModulesImpl;
+  inherit canonicalModule evalModulesImpl evalModulesWith checkModuleClass;
 }

@@ -580,6 +580,57 @@ let
             (lib.modules.unifyModuleSyntax m._file "${key}:anon-1" c // { __canonicalModule = true; })
           ] { }
           else m) nModules;
+        # How collectModules would expand each prepared module (a root and
+        # the children it imports), when that is known without evaluating
+        # anything but the module functions: { root; children (null: one
+        # function child, loaded per value); f; file; childKey; }, or null.
+        fastInfo = map (m:
+          let childKey = "${m.key or ""}:anon-1"; in
+          if !(isAttrs m) then null
+          else if m ? __canonicalModule then
+            if m.imports == [ ] then { root = m; children = [ ]; }
+            else
+              let c = head m.imports; in
+              if tail m.imports == [ ] && isAttrs c && c ? __canonicalModule && c.imports == [ ]
+                && c.disabledModules == [ ] && c.key == childKey
+              then { root = m; children = [ (if class == null then c else lib.modules.checkModuleClass class c) ]; }
+              else null
+          else null) preparedModules;
+        # located module functions (`types.submodule ({ name, ... }: ...)`)
+        fastInfo' = genList (i:
+          let
+            m = elemAt modules i;
+            info = elemAt fastInfo i;
+            key = ":anon-${toString (i + 2)}";
+          in
+          if info != null then info
+          else if isAttrs m && m ? __locatedModule && tail m.imports == [ ] && isFunction (head m.imports) then {
+            root = canonicalModule m._file key m.imports { };
+            children = null;
+            f = head m.imports;
+            file = m._file;
+            childKey = "${key}:anon-1";
+          }
+          else null) nModules;
+        fastOk = all (info: info != null) fastInfo';
+        fastRoots = map (info: info.root) fastInfo';
+        fastCollect = nameMod: defMods: internalModule: args:
+          let
+            loaded = map (info:
+              if info.children != null then info.children
+              else
+                let
+                  c = lib.modules.unifyModuleSyntax info.file info.childKey
+                    (lib.modules.applyModuleArgs info.childKey info.f args);
+                in
+                [ (if class == null then c else lib.modules.checkModuleClass class c) ]) fastInfo';
+            dynamicOk = all (x: x) (genList (i:
+              let info = elemAt fastInfo' i; in
+              info.children != null || (let c = head (elemAt loaded i); in
+                c.imports == [ ] && c.disabledModules == [ ] && c.key == info.childKey)) nModules);
+          in
+          if dynamicOk then [ nameMod ] ++ fastRoots ++ defMods ++ [ internalModule ] ++ concatLists loaded
+          else null;
         base = lib.modules.evalModules {
           inherit class specialArgs;
           modules = [ nameDefault ] ++ modules;
@@ -601,23 +652,28 @@ let
           else (docsEval [ ])._module.freeformType.description or "submodule";
         check = x: isAttrs x || isFunction x || path.check x;
         merge = loc: defs:
-          (lib.modules.evalModulesImpl {
+          let
+            nameMod = canonicalModule unknownFile ":anon-1" [ ] { _module.args.name = lib.last loc; };
+            defMods = genList (i:
+              let
+                def = elemAt defs i;
+                value = def.value;
+                key = ":anon-${toString (nModules + 3 + i)}";
+              in
+              if isAttrs value && shorthandOnlyDefinesConfig
+              then canonicalModule def.file key [ ] value
+              else canonicalModule def.file key [ value ] { }) (length defs);
+          in
+          (lib.modules.evalModulesWith
+            (if fastOk && shorthandOnlyDefinesConfig == true && all (def: isAttrs def.value) defs
+             then fastCollect nameMod defMods else null) {
             inherit class specialArgs;
             prefix = loc;
             # generated modules are built in canonical form with the keys
             # they would get from their position (":anon-N")
             # (the `name` definition takes the place of the "‹name›"
             # default, which it would override anyway)
-            modules = [ (canonicalModule unknownFile ":anon-1" [ ] { _module.args.name = lib.last loc; }) ] ++ preparedModules
-              ++ genList (i:
-                let
-                  def = elemAt defs i;
-                  value = def.value;
-                  key = ":anon-${toString (nModules + 3 + i)}";
-                in
-                if isAttrs value && shorthandOnlyDefinesConfig
-                then canonicalModule def.file key [ ] value
-                else canonicalModule def.file key [ value ] { }) (length defs);
+            modules = [ nameMod ] ++ preparedModules ++ defMods;
           }).config;
         emptyValue = { value = { }; };
         getSubOptions = prefix:
