@@ -575,8 +575,7 @@ func (s *Store) RegisterOutputs(ctx context.Context, outs []Output) ([]*PathInfo
 		if src == "" {
 			src = real
 		}
-		// Made durable below, once in place (see makeDurable).
-		if _, err := canonicaliseTree(src); err != nil {
+		if _, err := canonicalise(src); err != nil {
 			return nil, err
 		}
 		h, _ := hash.NewHasher(hash.SHA256)
@@ -614,13 +613,6 @@ func (s *Store) RegisterOutputs(ctx context.Context, outs []Output) ([]*PathInfo
 			if err := os.Rename(src, real); err != nil {
 				return nil, fmt.Errorf("moving output %s into place: %w", p, err)
 			}
-		}
-		// Until it is registered an output at its final name is invalid
-		// (removed by GC or replaced by the next attempt), so it can be
-		// made durable after the rename; the store directory is synced
-		// once for all outputs below.
-		if err := makeDurable(ctx, real); err != nil {
-			return nil, err
 		}
 		infos = append(infos, &newInfo{PathInfo: PathInfo{
 			Path: p, NarHash: h.Sum(), NarSize: uint64(h.Size()), References: refs,

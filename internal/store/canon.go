@@ -1,7 +1,6 @@
 package store
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -114,62 +113,6 @@ func removeXattrs(p string) error {
 		}
 		if err := unix.Lremovexattr(p, name); err != nil && !errors.Is(err, unix.ENOTSUP) && !errors.Is(err, unix.ENODATA) {
 			return fmt.Errorf("removing extended attribute %s of %s: %w", name, p, err)
-		}
-	}
-	return nil
-}
-
-// Trees up to these limits are made durable file by file (makeDurable):
-// a build output is usually a file or a handful, and syncing only them
-// avoids flushing everything else dirty on the file system.
-const (
-	durableMaxEntries = 64
-	durableMaxBytes   = 64 << 20
-)
-
-// makeDurable makes a canonical tree durable: small trees by fsyncing each
-// regular file and directory in it, larger ones with one syncfs. Entries
-// in the directory holding root are not covered (the caller syncs it).
-func makeDurable(ctx context.Context, root string) error {
-	var files []string
-	var size int64
-	small := true
-	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if len(files) >= durableMaxEntries {
-			small = false
-			return filepath.SkipAll
-		}
-		switch {
-		case d.IsDir():
-			files = append(files, p)
-		case d.Type().IsRegular():
-			fi, err := d.Info()
-			if err != nil {
-				return err
-			}
-			if size += fi.Size(); size > durableMaxBytes {
-				small = false
-				return filepath.SkipAll
-			}
-			files = append(files, p)
-		}
-		return nil
-	})
-	if err != nil {
-		return fmt.Errorf("making %s durable: %w", root, err)
-	}
-	if !small {
-		return syncFS(filepath.Dir(root))
-	}
-	for _, p := range files {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fsyncPath(p); err != nil {
-			return err
 		}
 	}
 	return nil

@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
-	"strconv"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -70,11 +69,6 @@ func setupChild(spec *childSpec) error {
 	root := spec.Root
 	if err := unix.Mount(root, root, "", unix.MS_BIND, ""); err != nil {
 		return fmt.Errorf("unable to bind mount '%s': %w", root, err)
-	}
-	if spec.Store != nil {
-		if err := setupStore(spec.Store); err != nil {
-			return err
-		}
 	}
 	for _, b := range spec.Binds {
 		if err := unix.Mount(b.Src, b.Dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
@@ -179,114 +173,6 @@ func setupChild(spec *childSpec) error {
 	if spec.Seccomp {
 		if err := loadSeccomp(); err != nil {
 			return fmt.Errorf("unable to load seccomp BPF program: %w", err)
-		}
-	}
-	return nil
-}
-
-// setupStore mounts the builder's store directory (see storeSpec).
-func setupStore(st *storeSpec) error {
-	if err := unix.Mount("none", st.Lower, "tmpfs", unix.MS_NOSUID|unix.MS_NODEV,
-		fmt.Sprintf("mode=0755,uid=%d,gid=%d", SandboxUID, SandboxGID)); err != nil {
-		return fmt.Errorf("mounting tmpfs on '%s': %w", st.Lower, err)
-	}
-	if err := populateLower(st); err != nil {
-		return err
-	}
-	if st.Phys != "" {
-		if err := unix.Mount(st.Phys, st.Staging, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind mount from '%s' to '%s' failed: %w", st.Phys, st.Staging, err)
-		}
-		if err := remountRO(st.Staging); err != nil {
-			return err
-		}
-	}
-	// Binds of the read-only staging mount inherit its read-only flag.
-	for _, in := range st.Inputs {
-		if in.Kind == 'l' {
-			continue
-		}
-		src, dst := st.Staging+"/"+in.Name, st.Target+"/"+in.Name
-		if in.Src != "" {
-			src = in.Src
-		}
-		if err := unix.Mount(src, dst, "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
-			return fmt.Errorf("bind mount from '%s' to '%s' failed: %w", src, dst, err)
-		}
-		if in.Src != "" {
-			if err := remountRO(dst); err != nil {
-				return err
-			}
-		}
-	}
-	return nil
-}
-
-// populateLower creates the input mount points in the tmpfs. A tmpfs
-// mounted in the sandbox's user namespace only accepts files from a mapped
-// owner, and this thread's file system ids are still the host's; so this
-// runs on a thread of its own that takes the build user's file system ids
-// and is then terminated (it exits while locked), leaving the init thread's
-// credentials alone.
-func populateLower(st *storeSpec) error {
-	// Work relative to a descriptor: the build user need not be able to
-	// look up the host path.
-	var fds [4]int
-	for i, p := range []string{st.Lower, st.Upper, st.Work, st.Target} {
-		fd, err := unix.Open(p, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-		if err != nil {
-			return fmt.Errorf("opening '%s': %w", p, err)
-		}
-		defer unix.Close(fd)
-		fds[i] = fd
-	}
-	dir := fds[0]
-	fdPath := func(fd int) string { return "/proc/self/fd/" + strconv.Itoa(fd) }
-	done := make(chan error, 1)
-	go func() {
-		runtime.LockOSThread() // never unlocked: the thread dies with us
-		// setfs[ug]id report only the previous id; ask again to check.
-		_, _, _ = unix.RawSyscall(unix.SYS_SETFSGID, SandboxGID, 0, 0)
-		_, _, _ = unix.RawSyscall(unix.SYS_SETFSUID, SandboxUID, 0, 0)
-		g, _, _ := unix.RawSyscall(unix.SYS_SETFSGID, ^uintptr(0), 0, 0)
-		u, _, _ := unix.RawSyscall(unix.SYS_SETFSUID, ^uintptr(0), 0, 0)
-		if g != SandboxGID || u != SandboxUID {
-			done <- fmt.Errorf("cannot take the build user's file system ids (got %d:%d)", u, g)
-			return
-		}
-		if err := createMountPoints(dir, st.Inputs); err != nil {
-			done <- err
-			return
-		}
-		opts := "lowerdir=" + fdPath(fds[0]) + ",upperdir=" + fdPath(fds[1]) + ",workdir=" + fdPath(fds[2]) + ",userxattr"
-		// uuid=null: no xattr on the upper directory (and no kernel warning
-		// that it cannot be set); older kernels do not know the option.
-		err := unix.Mount("overlay", fdPath(fds[3]), "overlay", 0, opts+",uuid=null")
-		if errors.Is(err, unix.EINVAL) {
-			err = unix.Mount("overlay", fdPath(fds[3]), "overlay", 0, opts)
-		}
-		if err != nil {
-			done <- fmt.Errorf("mounting the store overlay on '%s': %w", st.Target, err)
-			return
-		}
-		done <- nil
-	}()
-	return <-done
-}
-
-func createMountPoints(dir int, inputs []storeInput) error {
-	for _, in := range inputs {
-		var err error
-		switch in.Kind {
-		case 'l':
-			err = unix.Symlinkat(in.Link, dir, in.Name)
-		case 'd':
-			err = unix.Mkdirat(dir, in.Name, 0o555)
-		default:
-			err = unix.Mknodat(dir, in.Name, unix.S_IFREG|0o444, 0)
-		}
-		if err != nil {
-			return fmt.Errorf("creating mount point for '%s': %w", in.Name, err)
 		}
 	}
 	return nil

@@ -34,36 +34,6 @@ type childSpec struct {
 	Cwd            string     `json:"cwd"`
 	Seccomp        bool       `json:"seccomp"`
 	Dev            bool       `json:"dev"`
-	Store          *storeSpec `json:"store,omitempty"`
-}
-
-// storeSpec is the builder's store directory: an overlay whose lower layer
-// is a fresh tmpfs holding one mount point (or symlink) per input and whose
-// upper layer is a host directory next to the physical store, so outputs
-// can be renamed into place. Each input is bound from a read-only bind of
-// the physical store (bind mounts inherit its read-only flag), which costs
-// a mount per input instead of creating and deleting a hard link or mount
-// point on disk per input and build.
-type storeSpec struct {
-	Target  string `json:"target"`  // host path of the store dir in Root
-	Lower   string `json:"lower"`   // tmpfs mount point
-	Upper   string `json:"upper"`   // overlay upper directory
-	Work    string `json:"work"`    // overlay work directory
-	Staging string `json:"staging"` // mount point for the read-only store
-	// Phys is the physical store directory the inputs live in.
-	Phys   string       `json:"phys"`
-	Inputs []storeInput `json:"inputs"`
-}
-
-// storeInput is one input: Kind is 'd' (directory), 'f' (other
-// non-symlink) or 'l' (symlink to Link, recreated in the tmpfs). Src, if
-// set, is a host path outside Phys to bind (then remounted read-only);
-// otherwise Phys/Name is bound.
-type storeInput struct {
-	Name string `json:"n"`
-	Kind byte   `json:"k"`
-	Link string `json:"l,omitempty"`
-	Src  string `json:"s,omitempty"`
 }
 
 type bindSpec struct {
@@ -104,7 +74,7 @@ func run(ctx context.Context, cfg *Config) error {
 		passwd := fmt.Sprintf("root:x:0:0:Nix build user:%[3]s:/noshell\n"+
 			"nixbld:x:%[1]d:%[2]d:Nix build user:%[3]s:/noshell\n"+
 			"nobody:x:65534:65534:Nobody:/:/noshell\n", SandboxUID, SandboxGID, cfg.SandboxBuildDir)
-		if err := os.WriteFile(filepath.Join(spec.Root, "etc/passwd"), []byte(passwd), 0o644); err != nil {
+		if err := os.WriteFile(filepath.Join(cfg.ChrootDir, "etc/passwd"), []byte(passwd), 0o644); err != nil {
 			return fmt.Errorf("sandbox: writing /etc/passwd: %w", err)
 		}
 		spec.SetGroups = os.Geteuid() == 0
@@ -275,13 +245,10 @@ func signalName(s syscall.Signal) string {
 
 // prepareRoot lays out the chroot on the host, as Nix's startBuilder does.
 func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
-	if cfg.ChrootDir == "" {
+	root := cfg.ChrootDir
+	if root == "" {
 		return nil, errors.New("sandbox: no chroot directory")
 	}
-	if err := os.Mkdir(cfg.ChrootDir, 0o700); err != nil {
-		return nil, fmt.Errorf("sandbox: cannot create '%s': %w", cfg.ChrootDir, err)
-	}
-	root := filepath.Join(cfg.ChrootDir, rootDir)
 	if err := os.Mkdir(root, 0o750); err != nil {
 		return nil, fmt.Errorf("sandbox: cannot create '%s': %w", root, err)
 	}
@@ -292,12 +259,6 @@ func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
 		if err := os.Chown(root, 0, hostGID); err != nil {
 			return nil, fmt.Errorf("sandbox: cannot change ownership of '%s': %w", root, err)
 		}
-	}
-	// The container itself must be traversable by the sandbox's init (the
-	// build user) to reach the overlay directories; nothing in it is
-	// readable by others.
-	if err := os.Chmod(cfg.ChrootDir, 0o711); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
 	}
 	mk := func(rel string, mode fs.FileMode) error {
 		p := filepath.Join(root, rel)
@@ -322,34 +283,11 @@ func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
 		}
 	}
 	storeRel := strings.TrimPrefix(cfg.StoreDir, "/")
-	if err := mk(storeRel, 0o755); err != nil {
+	if err := mk(storeRel, 0o1775); err != nil {
 		return nil, err
 	}
-	st := &storeSpec{
-		Target:  filepath.Join(root, storeRel),
-		Lower:   filepath.Join(cfg.ChrootDir, lowerDir),
-		Upper:   filepath.Join(cfg.ChrootDir, upperDir),
-		Work:    filepath.Join(cfg.ChrootDir, workDir),
-		Staging: filepath.Join(cfg.ChrootDir, stagingDir),
-	}
-	for _, d := range []string{st.Lower, st.Work, st.Staging} {
-		if err := os.Mkdir(d, 0o700); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-		if err := os.Chown(d, hostUID, hostGID); err != nil && os.Geteuid() == 0 {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-	}
-	// The upper directory is what the builder sees as the store directory's
-	// own inode (mode and owner), as Nix's chroot store directory.
-	if err := os.Mkdir(st.Upper, 0o755); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if err := unix.Chmod(st.Upper, 0o1775); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
 	if os.Geteuid() == 0 {
-		if err := os.Chown(st.Upper, 0, hostGID); err != nil {
+		if err := os.Chown(filepath.Join(root, storeRel), 0, hostGID); err != nil {
 			return nil, fmt.Errorf("sandbox: %w", err)
 		}
 	}
@@ -378,39 +316,34 @@ func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
 			}
 		}
 	}
-	storePrefix := strings.TrimRight(cfg.StoreDir, "/") + "/"
 	for _, in := range cfg.Inputs {
-		name, ok := strings.CutPrefix(in.Target, storePrefix)
-		if !ok || name == "" || strings.Contains(name, "/") || name == "." || name == ".." {
-			return nil, fmt.Errorf("sandbox: input '%s' is not directly in '%s'", in.Target, cfg.StoreDir)
-		}
+		dst := filepath.Join(root, in.Target)
 		fi, err := os.Lstat(in.Source)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: input '%s': %w", in.Source, err)
 		}
-		phys := filepath.Dir(in.Source)
-		if st.Phys == "" {
-			st.Phys = phys
-		}
-		si := storeInput{Name: name, Kind: 'f'}
-		switch {
-		case fi.Mode()&fs.ModeSymlink != 0:
-			if si.Link, err = os.Readlink(in.Source); err != nil {
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			t, err := os.Readlink(in.Source)
+			if err != nil {
 				return nil, fmt.Errorf("sandbox: %w", err)
 			}
-			si.Kind = 'l'
-		case fi.IsDir():
-			si.Kind = 'd'
+			if err := os.Symlink(t, dst); err != nil {
+				return nil, fmt.Errorf("sandbox: %w", err)
+			}
+			continue
 		}
-		if si.Kind != 'l' && (phys != st.Phys || filepath.Base(in.Source) != name) {
-			// Not in the one physical store directory: a mount point in
-			// the tmpfs and a bind (remounted read-only) of its own.
-			si.Src = in.Source
+		// Like Nix, non-directories are hard-linked into the private store
+		// (much cheaper than a mount each) when the builder cannot write
+		// them: owned by someone else and not writable by group/others.
+		if !fi.IsDir() && hostUID >= 0 && canHardLink(fi, hostUID) {
+			if err := os.Link(in.Source, dst); err == nil {
+				continue
+			}
 		}
-		st.Inputs = append(st.Inputs, si)
+		dirs[in.Target] = ent{src: in.Source, ro: true}
 	}
 
-	spec := &childSpec{Root: root, StoreDir: cfg.StoreDir, Dev: true, Store: st}
+	spec := &childSpec{Root: root, StoreDir: cfg.StoreDir, Dev: true}
 	targets := make([]string, 0, len(dirs))
 	for t := range dirs {
 		targets = append(targets, t)
@@ -529,4 +462,11 @@ func Available() (bool, string) {
 		return false, "kernel has no user namespaces"
 	}
 	return true, ""
+}
+
+// canHardLink reports whether a file can be shared with the builder by a
+// hard link without the builder being able to modify it.
+func canHardLink(fi fs.FileInfo, hostUID int) bool {
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) != hostUID && fi.Mode().Perm()&0o022 == 0 && fi.Mode().IsRegular()
 }

@@ -49,11 +49,10 @@ type Config struct {
 	// coincide); it is still put in its own process group.
 	Sandboxed bool
 
-	// ChrootDir is where the private root is assembled on the host (in
-	// ChrootDir/root, with the builder's writes to the store landing in
-	// ChrootDir/store; see OutputPath). It must be on the same file system
-	// as the physical store so outputs can be renamed into place, and must
-	// not exist yet. Run does not remove it; call Cleanup.
+	// ChrootDir is where the private root is assembled on the host. It must
+	// be on the same file system as the physical store so outputs can be
+	// renamed into place, and must not exist yet. Run does not remove it;
+	// call Cleanup.
 	ChrootDir string
 	// StoreDir is the logical store directory ("/nix/store").
 	StoreDir string
@@ -108,27 +107,8 @@ func (cfg *Config) OutputPath(p string) string {
 	if !cfg.Sandboxed {
 		return p
 	}
-	storeDir := cfg.StoreDir
-	if storeDir == "" {
-		storeDir = "/nix/store"
-	}
-	if rel, ok := strings.CutPrefix(p, strings.TrimRight(storeDir, "/")+"/"); ok && rel != "" && !strings.Contains(rel, "/") {
-		return filepath.Join(cfg.ChrootDir, upperDir, rel)
-	}
-	return filepath.Join(cfg.ChrootDir, rootDir, p)
+	return filepath.Join(cfg.ChrootDir, p)
 }
-
-// The layout of ChrootDir: the builder's root, the overlay's upper and work
-// directories (the upper one receives what the builder writes to the store
-// directory: its outputs) and mount points for the lower layer and for the
-// read-only view of the physical store the inputs are bound from.
-const (
-	rootDir    = "root"
-	upperDir   = "store"
-	workDir    = "work"
-	lowerDir   = "lower"
-	stagingDir = "inputs"
-)
 
 // Cleanup removes the chroot directory. Mounts live only in the (now dead)
 // sandbox mount namespace, so this is plain file removal.
