@@ -16,15 +16,27 @@ type code interface {
 // everything else becomes a thunk over the current env.
 type lazy struct {
 	c    code
-	mode uint8 // lazyThunk, lazyConst, lazyVar
+	mode uint8 // lazyThunk, lazyConst, lazyVar, lazyLambda, lazySpec
 	v    *Value
 	vc   *varCode
+	pb   *primBinCode // lazySpec
+	sc   *selectCode  // lazySel
 }
 
 const (
 	lazyThunk uint8 = iota
 	lazyConst
 	lazyVar
+	lazyLambda // a closure is made at once: no thunk to force later
+	// lazySpec: integer arithmetic or comparison on variables and
+	// constants, computed at once when the operands are already ints and
+	// the operation cannot fail (a thunk otherwise): nothing observable
+	// can tell the difference, and no thunk keeps the env alive.
+	lazySpec
+	// lazySel: `x.a.b` with static names on a variable; when x and the
+	// sets on the way are already evaluated and have the attributes, the
+	// selected cell is shared (as for a variable) instead of a thunk.
+	lazySel
 )
 
 func mkLazy(c code) *lazy {
@@ -34,8 +46,100 @@ func mkLazy(c code) *lazy {
 		l.mode, l.v = lazyConst, c.v
 	case *varCode:
 		l.mode, l.vc = lazyVar, c
+	case *lambdaCode:
+		l.mode = lazyLambda
+	case *selectCode:
+		if vc, ok := c.e.(*varCode); ok && c.def == nil && staticPath(c.path) {
+			l.mode, l.vc, l.sc = lazySel, vc, c
+		}
+	case *primBinCode:
+		if simpleOperand(c.l) && simpleOperand(c.r) {
+			l.mode, l.pb = lazySpec, c
+		}
 	}
 	return l
+}
+
+func staticPath(path []attrName) bool {
+	for i := range path {
+		if path[i].dyn != nil {
+			return false
+		}
+	}
+	return true
+}
+
+// sel is a lazySel's cell when it can be had without forcing anything (nil
+// otherwise).
+func (l *lazy) sel(env *Env) *Value {
+	v := l.vc.cell(env)
+	for i := range l.sc.path {
+		if v == nil || v.kind != KAttrs {
+			return nil
+		}
+		a, ok := v.Attrs().Get(l.sc.path[i].sym)
+		if !ok {
+			return nil
+		}
+		v = a.Val
+	}
+	return v
+}
+
+func simpleOperand(c code) bool {
+	switch c.(type) {
+	case *constCode, *varCode:
+		return true
+	}
+	return false
+}
+
+// specOperand is a simple operand's value, nil when it is not an int yet.
+func specOperand(c code, env *Env) *Value {
+	var v *Value
+	switch c := c.(type) {
+	case *constCode:
+		v = c.v
+	case *varCode:
+		v = c.cell(env)
+	}
+	if v == nil || v.kind != KInt {
+		return nil
+	}
+	return v
+}
+
+// spec computes a lazySpec's value if it can without forcing anything or
+// failing.
+func (l *lazy) spec(env *Env) (Value, bool) {
+	a := specOperand(l.pb.l, env)
+	if a == nil {
+		return Value{}, false
+	}
+	b := specOperand(l.pb.r, env)
+	if b == nil {
+		return Value{}, false
+	}
+	if l.pb.op == '<' {
+		if a.n < b.n {
+			return Value{kind: KBool, n: 1}, true
+		}
+		return Value{kind: KBool}, true
+	}
+	r, ok := intOp(l.pb.op, a.n, b.n)
+	return Value{kind: KInt, n: r}, ok
+}
+
+// specCell is spec's value as a cell: a shared one for small ints and
+// Booleans, else nil (the caller stores r into a new cell).
+func specCell(r Value) *Value {
+	if r.kind == KBool {
+		return MkBool(r.n != 0)
+	}
+	if r.n >= -1 && r.n < 1024 {
+		return &smallInts[r.n+1]
+	}
+	return nil
 }
 
 func (l *lazy) get(env *Env) *Value {
@@ -48,6 +152,19 @@ func (l *lazy) get(env *Env) *Value {
 		if v := l.vc.cell(env); v != nil {
 			return v
 		}
+	case lazyLambda:
+		return &Value{kind: KLambda, p: unsafePtr(env), q: unsafePtr(l.c.(*lambdaCode))}
+	case lazySpec:
+		if r, ok := l.spec(env); ok {
+			if v := specCell(r); v != nil {
+				return v
+			}
+			return newIntCell(r.n)
+		}
+	case lazySel:
+		if v := l.sel(env); v != nil {
+			return v
+		}
 	}
 	return &Value{kind: KThunk, p: unsafePtr(env), q: unsafePtr(l)}
 }
@@ -55,17 +172,42 @@ func (l *lazy) get(env *Env) *Value {
 // getFrom is get with a thunk, when one is needed, taken from the front of
 // *block (preallocated by the caller, one allocation for several thunks).
 func (l *lazy) getFrom(env *Env, block *[]Value) *Value {
-	if l.mode != lazyThunk || len(*block) == 0 {
+	if !l.allocates() || len(*block) == 0 {
 		return l.get(env)
+	}
+	if l.mode == lazySel {
+		if v := l.sel(env); v != nil {
+			return v
+		}
+	}
+	if l.mode == lazySpec {
+		if r, ok := l.spec(env); ok {
+			if v := specCell(r); v != nil {
+				return v
+			}
+			v := &(*block)[0]
+			*block = (*block)[1:]
+			*v = r
+			return v
+		}
 	}
 	v := &(*block)[0]
 	*block = (*block)[1:]
-	v.kind, v.p, v.q = KThunk, unsafePtr(env), unsafePtr(l)
+	if l.mode == lazyLambda {
+		v.kind, v.p, v.q = KLambda, unsafePtr(env), unsafePtr(l.c.(*lambdaCode))
+	} else {
+		v.kind, v.p, v.q = KThunk, unsafePtr(env), unsafePtr(l)
+	}
 	return v
 }
 
-// thunkBlock returns room for the thunks that n lazies of which `count`
-// report mode lazyThunk will allocate (nil when there are fewer than two).
+// allocates reports whether get makes a new cell (a thunk or a closure).
+func (l *lazy) allocates() bool {
+	return l.mode == lazyThunk || l.mode == lazyLambda || l.mode == lazySpec || l.mode == lazySel
+}
+
+// thunkBlock returns room for the cells that n lazies of which `count`
+// report allocates() will allocate (nil when there are fewer than two).
 func thunkBlock(count int) []Value {
 	if count < 2 {
 		return nil
@@ -267,7 +409,7 @@ func (c *compiler) inheritFrom(b *syntax.Binding, s *scope, idx map[syntax.Expr]
 		*from = append(*from, mkLazy(c.compile(b.InheritFrom, s)))
 	}
 	sc := &selectCode{e: &varCode{depth: 0, slot: j, p: b.InheritFrom.Position()}, path: c.attrPath(sel.Path, s), p: sel.P}
-	return &lazy{c: sc}
+	return mkLazy(sc)
 }
 
 func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
@@ -297,6 +439,7 @@ func (c *compiler) lambda(e *syntax.Lambda, s *scope) code {
 		}
 	}
 	lc.body = c.compile(e.Body, inner)
+	lc.noEscape = lc.nslots <= 3 && lambdaNoEscape(lc)
 	return lc
 }
 

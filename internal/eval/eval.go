@@ -100,6 +100,8 @@ type Evaluator struct {
 	bigSteps   int64 // steps / 65536, for MaxSteps
 	primops    map[string]*PrimOp
 	regexCache map[string]*regexp.Regexp
+	freeEnv    *Env     // reusable 3-slot environments, linked through up
+	argBuf     []*Value // room for argument lists, see argSlice
 
 	sOutPath, sType, sToString, sFunctor, sName, sValue, sDrvPath, sOutputs, sKey, sOutputName Symbol
 }
@@ -269,7 +271,15 @@ func (ev *Evaluator) forceSlow(v *Value, pos syntax.Pos) {
 				v.kind = KApp
 			}
 		}()
-		r := ev.call1(f, a, pos)
+		var r *Value
+		if f.kind == KApp && isCurried((*Value)(f.p)) {
+			// (g x) y with g = x: y: …: enter g with both arguments,
+			// without materialising the closure g x (the inner
+			// application cell is not updated; redoing it is cheap).
+			r = ev.call2((*Value)(f.p), (*Value)(f.q), a, pos)
+		} else {
+			r = ev.call1(f, a, pos)
+		}
 		*v = *r
 		done = true
 	case KBlackhole:
@@ -285,14 +295,20 @@ func (ev *Evaluator) forceSlow(v *Value, pos syntax.Pos) {
 func (ev *Evaluator) tick(pos syntax.Pos) {
 	ev.steps++
 	if ev.steps&0xffff == 0 {
-		if err := ev.ctx.Err(); err != nil {
-			panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: " + err.Error(), Pos: pos})
-		}
-		if ev.opts.MaxSteps > 0 {
-			ev.bigSteps++
-			if ev.bigSteps > ev.opts.MaxSteps>>16 {
-				panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: step limit exceeded", Pos: pos})
-			}
+		ev.tickSlow(pos)
+	}
+}
+
+// tickSlow is tick's periodic check for cancellation and the step limit
+// (out of line, so that tick is inlined).
+func (ev *Evaluator) tickSlow(pos syntax.Pos) {
+	if err := ev.ctx.Err(); err != nil {
+		panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: " + err.Error(), Pos: pos})
+	}
+	if ev.opts.MaxSteps > 0 {
+		ev.bigSteps++
+		if ev.bigSteps > ev.opts.MaxSteps>>16 {
+			panic(&Error{Kind: ErrCanceled, Msg: "evaluation canceled: step limit exceeded", Pos: pos})
 		}
 	}
 }
@@ -319,13 +335,27 @@ func (ev *Evaluator) call1Slow(f, arg *Value, pos syntax.Pos) *Value {
 		// the last missing argument: one allocation for the argument list
 		pa := f.primOpApp()
 		if n := len(pa.args); pa.op.Arity-n == 1 {
-			a := make([]*Value, n+1)
+			a := ev.argSlice(n + 1)
 			copy(a, pa.args)
 			a[n] = arg
 			return ev.callPrimOp(pa.op, a, pos)
 		}
 	}
-	return ev.callN(f, []*Value{arg}, pos)
+	a := ev.argSlice(1)
+	a[0] = arg
+	return ev.callN(f, a, pos)
+}
+
+// argSlice returns an argument list of n slots for a primop call (a
+// primop may keep it, so it cannot live on the stack): lists are cut from
+// a shared block, one allocation for many calls.
+func (ev *Evaluator) argSlice(n int) []*Value {
+	if len(ev.argBuf) < n {
+		ev.argBuf = make([]*Value, max(n, 32))
+	}
+	a := ev.argBuf[:n:n]
+	ev.argBuf = ev.argBuf[n:]
+	return a
 }
 
 // CallFunction is callN for builtins: applies f to args, result forced.
@@ -338,6 +368,11 @@ func (ev *Evaluator) callN(f *Value, args []*Value, pos syntax.Pos) *Value {
 		ev.force(f)
 		switch f.kind {
 		case KLambda:
+			if len(args) >= 2 && isCurried(f) {
+				f = ev.call2(f, args[0], args[1], pos)
+				args = args[2:]
+				continue
+			}
 			f = ev.callLambda(f, args[0], pos)
 			args = args[1:]
 		case KPrimOp:
@@ -399,6 +434,20 @@ func (ev *Evaluator) call2(f, a, b *Value, pos syntax.Pos) *Value {
 				return ev.call1(ev.callLambda(f, a, pos), b, pos)
 			}
 			ev.tick(pos)
+			if inner.formals == nil && inner.noEscape {
+				// both frames from the free list
+				ev.tick(pos)
+				outer := ev.takeEnv(f.env())
+				outer.v0 = a
+				env := ev.takeEnv(outer)
+				env.v0 = b
+				ev.depth++
+				r := inner.body.eval(ev, env)
+				ev.depth--
+				ev.releaseEnv(env)
+				ev.releaseEnv(outer)
+				return r
+			}
 			if inner.formals == nil {
 				// both frames in one allocation
 				ev.tick(pos)
@@ -415,8 +464,20 @@ func (ev *Evaluator) call2(f, a, b *Value, pos syntax.Pos) *Value {
 		}
 		return ev.call1(ev.callLambda(f, a, pos), b, pos)
 	}
-	args := [2]*Value{a, b}
-	return ev.callN(f, args[:], pos)
+	args := ev.argSlice(2)
+	args[0], args[1] = a, b
+	return ev.callN(f, args, pos)
+}
+
+// isCurried reports whether f is a lambda `x: y: …` (no formals on the
+// outer one), which call2 enters with both arguments at once.
+func isCurried(f *Value) bool {
+	if f.kind != KLambda {
+		return false
+	}
+	lc := f.lambda()
+	_, ok := lc.body.(*lambdaCode)
+	return ok && lc.formals == nil
 }
 
 func (ev *Evaluator) callLambda(f, arg *Value, pos syntax.Pos) *Value {
@@ -431,6 +492,9 @@ func (ev *Evaluator) callLambdaIn(lc *lambdaCode, closure *Env, arg *Value, pos 
 		panic(&Error{Kind: ErrStackOverflow, Msg: "stack overflow; max-call-depth exceeded", Pos: pos})
 	}
 	ev.tick(pos)
+	if lc.noEscape && !ev.opts.ShowTrace {
+		return ev.callNoEscape(lc, closure, arg, pos)
+	}
 	env := newEnv(closure, lc.nslots)
 	if lc.formals == nil {
 		env.set(0, arg)
@@ -443,6 +507,44 @@ func (ev *Evaluator) callLambdaIn(lc *lambdaCode, closure *Env, arg *Value, pos 
 	r := lc.body.eval(ev, env)
 	ev.depth--
 	return r
+}
+
+// callNoEscape is the rest of callLambdaIn for a lambda whose environment
+// does not outlive the call: it is taken from the free list and put back
+// after the body returns (an error passing through just leaves it to the
+// garbage collector).
+func (ev *Evaluator) callNoEscape(lc *lambdaCode, closure *Env, arg *Value, pos syntax.Pos) *Value {
+	env := ev.takeEnv(closure)
+	if lc.formals == nil {
+		env.v0 = arg
+	} else {
+		ev.bindFormals(lc, env, arg, pos)
+	}
+	r := lc.body.eval(ev, env)
+	ev.depth--
+	ev.releaseEnv(env)
+	return r
+}
+
+// takeEnv returns a 3-slot environment under up from the free list.
+func (ev *Evaluator) takeEnv(up *Env) *Env {
+	e := ev.freeEnv
+	if e == nil {
+		e3 := &env3{}
+		e3.up = up
+		return &e3.Env
+	}
+	ev.freeEnv = e.up
+	e.up = up
+	return e
+}
+
+// releaseEnv puts an environment from takeEnv back on the free list.
+func (ev *Evaluator) releaseEnv(e *Env) {
+	e3 := (*env3)(unsafe.Pointer(e))
+	e3.v0, e3.v[0], e3.v[1] = nil, nil, nil
+	e.up = ev.freeEnv
+	ev.freeEnv = e
 }
 
 // evalBodyTraced is the end of callLambdaIn with --show-trace: the call

@@ -343,7 +343,7 @@ func (c *attrsCode) eval(ev *Evaluator, env *Env) *Value {
 	l := make([]Attr, len(c.static), len(c.static)+len(c.dynamic))
 	nThunks := 0
 	for i := range c.static {
-		if c.static[i].l.mode == lazyThunk {
+		if c.static[i].l.allocates() {
 			nThunks++
 		}
 	}
@@ -462,6 +462,10 @@ type lambdaCode struct {
 	argSlot  int
 	nslots   int
 	body     code
+	// noEscape: a call's environment is not referenced once the call has
+	// returned (see lambdaNoEscape); it comes from and goes back to the
+	// evaluator's free list.
+	noEscape bool
 }
 
 func (c *lambdaCode) pos() syntax.Pos { return c.p }
@@ -492,7 +496,7 @@ func (c *callCode) callMany(ev *Evaluator, env *Env, f *Value) *Value {
 	args := buf[:0]
 	nThunks := 0
 	for _, a := range c.args {
-		if a.mode == lazyThunk {
+		if a.allocates() {
 			nThunks++
 		}
 	}
@@ -528,7 +532,7 @@ func (c *letCode) eval(ev *Evaluator, env *Env) *Value {
 	}
 	nThunks := 0
 	for i := range c.binds {
-		if c.binds[i].l.mode == lazyThunk {
+		if c.binds[i].l.allocates() {
 			nThunks++
 		}
 	}

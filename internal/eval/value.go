@@ -129,7 +129,23 @@ func MkInt(i int64) *Value {
 	if i >= -1 && i < 1024 {
 		return &smallInts[i+1]
 	}
-	return &Value{kind: KInt, n: i}
+	return newIntCell(i)
+}
+
+// scalarCell has Value's layout without pointer words: the garbage
+// collector neither scans it nor needs heap bits to allocate it.
+type scalarCell struct {
+	kind Kind
+	n    int64
+	p, q uintptr // always zero
+}
+
+// newIntCell allocates an int cell that holds no pointers. Like the shared
+// small ints it is never updated in place (only thunk cells are), so its
+// p and q words stay nil and the collector may ignore them.
+func newIntCell(i int64) *Value {
+	c := &scalarCell{kind: KInt, n: i}
+	return (*Value)(unsafe.Pointer(c))
 }
 
 // MkBool returns a bool value.
