@@ -34,15 +34,23 @@ func tuneRuntime() {
 
 // GC policy for a batch evaluation (see startGCTuner): no collection until
 // the heap reaches gcFloor (Nix/Boehm start with a large initial heap too),
-// then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)); gcFloor
+// then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)) (raised for
+// a large live heap, see gcRetainedFactor); gcFloor
 // doubles after three collections in a row that found < gcFloor/3 live.
 const gcFloor, gcMinPercent = 24 << 20, 300
+
+// A collection that finds a lot live (≥ gcFloor/2) sets the next goal to
+// live·gcRetainedFactor, up to a heap of gcRetainedCap: batch
+// evaluations that build large structures (module systems) otherwise pay
+// for repeated marking of data that stays live to the end.
+const gcRetainedFactor, gcRetainedCap = 9, 112 << 20
 
 // startGCTuner applies the GC policy above until the returned function is
 // called (which restores the previous GOGC). After every collection a
 // finalizer re-arms itself and sets GOGC from the live heap. $GOGC or
 // $GOMEMLIMIT in the environment turn it off; $ONIX_GC_FLOOR_MB and
-// $ONIX_GC_MINPCT override the two parameters (for tuning).
+// $ONIX_GC_MINPCT override the two parameters, $ONIX_GC_RETAINED_CAP_MB
+// gcRetainedCap (for tuning).
 func startGCTuner() func() {
 	if os.Getenv("GOGC") != "" || os.Getenv("GOMEMLIMIT") != "" {
 		return func() {}
@@ -53,6 +61,10 @@ func startGCTuner() func() {
 	}
 	if v, err := strconv.Atoi(os.Getenv("ONIX_GC_MINPCT")); err == nil {
 		minPct = v
+	}
+	retainedCap := uint64(gcRetainedCap)
+	if v, err := strconv.Atoi(os.Getenv("ONIX_GC_RETAINED_CAP_MB")); err == nil {
+		retainedCap = uint64(v) << 20
 	}
 	// tiny counts consecutive collections that found less than floor/3
 	// live: a loop producing mostly garbage, where the fixed cost of a
@@ -69,6 +81,13 @@ func startGCTuner() func() {
 		goal := floor
 		if tiny >= 3 {
 			goal = 2 * floor
+		}
+		// a collection that found at least floor/2 live: the evaluation
+		// is building a large structure that later cycles would mostly
+		// retrace, so the goal is raised to live·gcRetainedFactor, at most
+		// gcRetainedCap
+		if live >= floor/2 {
+			goal = max(goal, min(live*gcRetainedFactor, retainedCap))
 		}
 		if live > 0 && live < goal {
 			pct = max(pct, int((goal-live)*100/live))
@@ -131,6 +150,7 @@ func startProfile(stderr io.Writer) func() {
 		}
 		if mem != "" {
 			if mf, err := os.Create(mem); err == nil {
+				runtime.GC() // publish the allocations since the last cycle
 				_ = pprof.Lookup("allocs").WriteTo(mf, 0)
 				mf.Close()
 			}
@@ -288,6 +308,7 @@ func searchPath(include []string) []string {
 func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	tuneRuntime()
 	defer startGCTuner()()
+
 	defer startProfile(stderr)()
 	args, xo := splitInstantiateStoreArgs(args) // instantiate_drv.go
 	defer xo.close()
