@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/onix-dev/onix/internal/eval/syntax"
+	"github.com/onix-dev/onix/internal/nixcompat/nixjson"
 )
 
 func registerJSON(r *registry) {
@@ -91,41 +92,10 @@ func (ev *Evaluator) ToJSON(v *Value, copyToStore bool) (s string, err error) {
 	return
 }
 
+// jsonString writes s as toJSON does: nlohmann::json's escaping (Nix's
+// toJSON goes through it), bytes >= 0x80 unchanged.
 func jsonString(b *strings.Builder, s string) {
-	b.WriteByte('"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		switch {
-		case c == '"':
-			b.WriteString(`\"`)
-		case c == '\\':
-			b.WriteString(`\\`)
-		case c == '\n':
-			b.WriteString(`\n`)
-		case c == '\r':
-			b.WriteString(`\r`)
-		case c == '\t':
-			b.WriteString(`\t`)
-		case c == '\b':
-			b.WriteString(`\b`)
-		case c == '\f':
-			b.WriteString(`\f`)
-		case c < 0x20:
-			b.WriteString(`\u00`)
-			b.WriteByte("0123456789abcdef"[c>>4])
-			b.WriteByte("0123456789abcdef"[c&15])
-		default:
-			if c >= 0x80 {
-				_, n := utf8.DecodeRuneInString(s[i:])
-				b.WriteString(s[i : i+n])
-				i += n
-				continue
-			}
-			b.WriteByte(c)
-		}
-		i++
-	}
-	b.WriteByte('"')
+	nixjson.AppendQuoted(b, s, nixjson.Nlohmann)
 }
 
 func (ev *Evaluator) toJSON(b *strings.Builder, v *Value, pos syntax.Pos, ctx *[]string, copyToStore bool) {
@@ -187,8 +157,7 @@ func (ev *Evaluator) toJSON2(b *strings.Builder, v *Value, pos syntax.Pos, ctx *
 		*ctx = append(*ctx, sb.ctx...)
 		jsonString(b, string(sb.b))
 	case KAttrs:
-		if f, ok := v.Attrs().Get(ev.sToString); ok {
-			_ = f
+		if _, ok := v.Attrs().Get(ev.sToString); ok {
 			var sb strBuf
 			ev.coerce(pos, v, &sb, coerceOpts{copyToStore: copyToStore})
 			*ctx = append(*ctx, sb.ctx...)
