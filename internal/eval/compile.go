@@ -169,6 +169,20 @@ func (l *lazy) get(env *Env) *Value {
 	return &Value{kind: KThunk, p: unsafePtr(env), q: unsafePtr(l)}
 }
 
+// lazyArg is l.get(env) with a new int cell, when one is needed, taken
+// from ev's slab.
+func (ev *Evaluator) lazyArg(l *lazy, env *Env) *Value {
+	if l.mode == lazySpec {
+		if r, ok := l.spec(env); ok {
+			if r.kind == KInt {
+				return ev.newInt(r.n)
+			}
+			return MkBool(r.n != 0)
+		}
+	}
+	return l.get(env)
+}
+
 // getFrom is get with a thunk, when one is needed, taken from the front of
 // *block (preallocated by the caller, one allocation for several thunks).
 func (l *lazy) getFrom(env *Env, block *[]Value) *Value {

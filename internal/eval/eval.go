@@ -100,8 +100,10 @@ type Evaluator struct {
 	bigSteps   int64 // steps / 65536, for MaxSteps
 	primops    map[string]*PrimOp
 	regexCache map[string]*regexp.Regexp
-	freeEnv    *Env     // reusable 3-slot environments, linked through up
-	argBuf     []*Value // room for argument lists, see argSlice
+	freeEnv    *Env         // reusable 3-slot environments, linked through up
+	argBuf     []*Value     // room for argument lists, see argSlice
+	intSlab    []scalarCell // room for int cells, see newInt
+	envSlab    []Env        // room for one-slot environments, see newEnv1
 
 	sOutPath, sType, sToString, sFunctor, sName, sValue, sDrvPath, sOutputs, sKey, sOutputName Symbol
 }
@@ -346,6 +348,37 @@ func (ev *Evaluator) call1Slow(f, arg *Value, pos syntax.Pos) *Value {
 	return ev.callN(f, a, pos)
 }
 
+// slabSize is how many int cells or one-slot environments newInt and
+// newEnv1 cut from one allocation. A slab stays alive while any of its
+// cells is referenced, so it is kept small.
+const slabSize = 32
+
+// newInt is MkInt with a new cell, when one is needed, cut from a shared
+// block: one allocation for many cells.
+func (ev *Evaluator) newInt(i int64) *Value {
+	if i >= -1 && i < 1024 {
+		return &smallInts[i+1]
+	}
+	if len(ev.intSlab) == 0 {
+		ev.intSlab = make([]scalarCell, slabSize)
+	}
+	c := &ev.intSlab[0]
+	ev.intSlab = ev.intSlab[1:]
+	c.kind, c.n = KInt, i
+	return (*Value)(unsafe.Pointer(c))
+}
+
+// newEnv1 is newEnv(up, 1), cut from a shared block.
+func (ev *Evaluator) newEnv1(up *Env) *Env {
+	if len(ev.envSlab) == 0 {
+		ev.envSlab = make([]Env, slabSize)
+	}
+	e := &ev.envSlab[0]
+	ev.envSlab = ev.envSlab[1:]
+	e.up = up
+	return e
+}
+
 // argSlice returns an argument list of n slots for a primop call (a
 // primop may keep it, so it cannot live on the stack): lists are cut from
 // a shared block, one allocation for many calls.
@@ -495,7 +528,12 @@ func (ev *Evaluator) callLambdaIn(lc *lambdaCode, closure *Env, arg *Value, pos 
 	if lc.noEscape && !ev.opts.ShowTrace {
 		return ev.callNoEscape(lc, closure, arg, pos)
 	}
-	env := newEnv(closure, lc.nslots)
+	var env *Env
+	if lc.nslots <= 1 {
+		env = ev.newEnv1(closure)
+	} else {
+		env = newEnv(closure, lc.nslots)
+	}
 	if lc.formals == nil {
 		env.set(0, arg)
 	} else {

@@ -22,20 +22,20 @@ func (ev *Evaluator) arith(op byte, a, b *Value, pos syntax.Pos) *Value {
 			if (x > 0 && y > 0 && r < 0) || (x < 0 && y < 0 && r >= 0) {
 				ev.errorAt(pos, "integer overflow in adding %d + %d", x, y)
 			}
-			return MkInt(r)
+			return ev.newInt(r)
 		case '-':
 			r := x - y
 			if (x >= 0 && y < 0 && r < 0) || (x < 0 && y > 0 && r >= 0) {
 				ev.errorAt(pos, "integer overflow in subtracting %d - %d", x, y)
 			}
-			return MkInt(r)
+			return ev.newInt(r)
 		case '*':
 			hi, lo := bits.Mul64(uint64(abs64(x)), uint64(abs64(y)))
 			neg := (x < 0) != (y < 0)
 			if hi != 0 || (lo > math.MaxInt64 && !(neg && lo == 1<<63)) || x == math.MinInt64 && y != 1 && y != 0 || y == math.MinInt64 && x != 1 && x != 0 {
 				ev.errorAt(pos, "integer overflow in multiplying %d * %d", x, y)
 			}
-			return MkInt(x * y)
+			return ev.newInt(x * y)
 		case '/':
 			if y == 0 {
 				ev.errorAt(pos, "division by zero")
@@ -43,7 +43,7 @@ func (ev *Evaluator) arith(op byte, a, b *Value, pos syntax.Pos) *Value {
 			if x == math.MinInt64 && y == -1 {
 				ev.errorAt(pos, "integer overflow in dividing %d / %d", x, y)
 			}
-			return MkInt(x / y)
+			return ev.newInt(x / y)
 		}
 	}
 	var x, y float64
