@@ -641,14 +641,15 @@ func (e *emitter) emit(n *node) error {
 		if n.err != nil {
 			return n.err
 		}
-		if err := e.nw.WriteHeader(&Header{Path: n.narPath, Type: TypeRegular, Size: n.size, Executable: n.exec}); err != nil {
-			return fmt.Errorf("dump %s: %w", n.fsPath, err)
-		}
+		h := &Header{Path: n.narPath, Type: TypeRegular, Size: n.size, Executable: n.exec}
 		if n.fd < 0 {
-			if _, err := e.nw.Write(n.data); err != nil {
+			if err := e.nw.writeFile(h, n.data); err != nil {
 				return fmt.Errorf("dump %s: %w", n.fsPath, err)
 			}
 			return nil
+		}
+		if err := e.nw.WriteHeader(h); err != nil {
+			return fmt.Errorf("dump %s: %w", n.fsPath, err)
 		}
 		return e.stream(n)
 	}

@@ -37,17 +37,28 @@ func NewWriter(w io.Writer) *Writer {
 	return &Writer{bw: bufio.NewWriterSize(w, 64<<10)}
 }
 
+// appendStr appends s as a NAR string: length, bytes, zero padding.
+func appendStr(b []byte, s string) []byte {
+	b = binary.LittleEndian.AppendUint64(b, uint64(len(s)))
+	b = append(b, s...)
+	return appendPad(b, uint64(len(s)))
+}
+
+func appendPad(b []byte, n uint64) []byte {
+	var zero [8]byte
+	return append(b, zero[:padLen(n)]...)
+}
+
+// str writes one NAR string; framing is assembled in the bufio buffer's free
+// space (AvailableBuffer) so no token costs an allocation.
 func (w *Writer) str(s string) {
-	var n [8]byte
-	binary.LittleEndian.PutUint64(n[:], uint64(len(s)))
-	w.bw.Write(n[:])
-	w.bw.WriteString(s)
-	w.pad(uint64(len(s)))
+	w.bw.Write(appendStr(w.bw.AvailableBuffer(), s))
 }
 
 func (w *Writer) pad(n uint64) {
-	var zero [8]byte
-	w.bw.Write(zero[:padLen(n)])
+	if p := padLen(n); p > 0 {
+		w.bw.Write(appendPad(w.bw.AvailableBuffer(), n))
+	}
 }
 
 // closeNode finishes the currently open non-directory node.
@@ -59,10 +70,11 @@ func (w *Writer) closeNode() error {
 		return fmt.Errorf("nar writer: %d content bytes missing", w.remaining)
 	}
 	w.fileOpen = false
-	w.str(")")
+	b := appendStr(w.bw.AvailableBuffer(), ")")
 	if len(w.dirs) > 0 {
-		w.str(")") // closes the enclosing "entry ("
+		b = appendStr(b, ")") // closes the enclosing "entry ("
 	}
+	w.bw.Write(b)
 	return nil
 }
 
@@ -81,11 +93,27 @@ func (w *Writer) WriteHeader(h *Header) error {
 	if w.err != nil {
 		return w.err
 	}
-	w.err = w.writeHeader(h)
+	w.err = w.writeHeader(h, nil)
 	return w.err
 }
 
-func (w *Writer) writeHeader(h *Header) error {
+// writeFile writes a whole regular file, framing and contents, as one
+// buffered write; len(data) must be h.Size.
+func (w *Writer) writeFile(h *Header, data []byte) error {
+	if w.err != nil {
+		return w.err
+	}
+	if int64(len(data)) != h.Size {
+		w.err = fmt.Errorf("nar writer: %s: %d content bytes for declared size %d", h.Path, len(data), h.Size)
+		return w.err
+	}
+	w.err = w.writeHeader(h, data)
+	return w.err
+}
+
+// writeHeader starts node h; for a regular file, data (if not nil) is its
+// whole contents.
+func (w *Writer) writeHeader(h *Header, data []byte) error {
 	if w.closed {
 		return fmt.Errorf("nar writer: WriteHeader after Close")
 	}
@@ -98,7 +126,10 @@ func (w *Writer) writeHeader(h *Header) error {
 		}
 		w.started = true
 		w.str(Magic)
-	} else {
+	}
+	// The node's framing goes out in one buffered write.
+	var b []byte
+	if w.rootDone || len(w.dirs) > 0 {
 		if w.rootDone && len(w.dirs) == 0 {
 			return fmt.Errorf("nar writer: %s: archive root already complete", h.Path)
 		}
@@ -120,40 +151,53 @@ func (w *Writer) writeHeader(h *Header) error {
 			return fmt.Errorf("nar writer: %s: entries out of order or duplicated (after %q)", h.Path, top.last)
 		}
 		top.last = name
-		w.str("entry")
-		w.str("(")
-		w.str("name")
-		w.str(name)
-		w.str("node")
+		b = w.bw.AvailableBuffer()
+		b = appendStr(b, "entry")
+		b = appendStr(b, "(")
+		b = appendStr(b, "name")
+		b = appendStr(b, name)
+		b = appendStr(b, "node")
+	} else {
+		b = w.bw.AvailableBuffer()
 	}
 	w.rootDone = true
-	w.str("(")
-	w.str("type")
+	b = appendStr(b, "(")
+	b = appendStr(b, "type")
 	switch h.Type {
 	case TypeRegular:
 		if h.Size < 0 {
 			return fmt.Errorf("nar writer: %s: negative size", h.Path)
 		}
-		w.str("regular")
+		b = appendStr(b, "regular")
 		if h.Executable {
-			w.str("executable")
-			w.str("")
+			b = appendStr(b, "executable")
+			b = appendStr(b, "")
 		}
-		w.str("contents")
-		var n [8]byte
-		binary.LittleEndian.PutUint64(n[:], uint64(h.Size))
-		w.bw.Write(n[:])
+		b = appendStr(b, "contents")
+		b = binary.LittleEndian.AppendUint64(b, uint64(h.Size))
 		w.remaining = h.Size
 		w.declared = h.Size
 		w.fileOpen = true
+		if data != nil {
+			if cap(b)-len(b) < len(data)+8 {
+				// Would not fit the buffer: no copy into a fresh slice.
+				w.bw.Write(b)
+				w.bw.Write(data)
+				b = w.bw.AvailableBuffer()
+			} else {
+				b = append(b, data...)
+			}
+			b = appendPad(b, uint64(len(data)))
+			w.remaining = 0
+		}
 	case TypeSymlink:
-		w.str("symlink")
-		w.str("target")
-		w.str(h.LinkTarget)
+		b = appendStr(b, "symlink")
+		b = appendStr(b, "target")
+		b = appendStr(b, h.LinkTarget)
 		w.fileOpen = true
 		w.remaining = 0
 	case TypeDirectory:
-		w.str("directory")
+		b = appendStr(b, "directory")
 		p := h.Path
 		if p == "" {
 			p = "/"
@@ -162,6 +206,7 @@ func (w *Writer) writeHeader(h *Header) error {
 	default:
 		return fmt.Errorf("nar writer: %s: unknown type %q", h.Path, h.Type)
 	}
+	w.bw.Write(b)
 	return nil
 }
 
