@@ -4,9 +4,15 @@ package main
 import (
 	"os"
 
+	"github.com/onix-dev/onix/internal/build/sandbox"
 	"github.com/onix-dev/onix/internal/cli"
 )
 
 func main() {
+	// The build sandbox's init runs once per build: go straight to it,
+	// without setting up the command tree.
+	if len(os.Args) == 2 && os.Args[1] == cli.SandboxChildArg {
+		os.Exit(sandbox.ChildMain())
+	}
 	os.Exit(cli.Main(os.Args[1:]))
 }

@@ -26,6 +26,10 @@ import (
 // with (see sandbox.ChildMain).
 const sandboxChildArg = "__sandbox-child"
 
+// SandboxChildArg is sandboxChildArg for main, which dispatches to the
+// sandbox init before building the command tree.
+const SandboxChildArg = sandboxChildArg
+
 // newSandboxChildCmd is the in-namespace init of the build sandbox. It is
 // not for users; it only works when started by the sandbox with its pipes.
 func newSandboxChildCmd() *cobra.Command {
