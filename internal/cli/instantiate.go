@@ -37,7 +37,7 @@ func tuneRuntime() {
 // then a heap goal of max(gcFloor, live·(1+gcMinPercent/100)) (raised for
 // a large live heap, see gcRetainedFactor); gcFloor
 // doubles after three collections in a row that found < gcFloor/3 live.
-const gcFloor, gcMinPercent = 24 << 20, 300
+const gcFloor, gcMinPercent = 28 << 20, 300
 
 // A collection that finds a lot live (≥ gcFloor/2) sets the next goal to
 // live·gcRetainedFactor, up to a heap of gcRetainedCap: batch

@@ -198,6 +198,7 @@ func (ev *Evaluator) findFile(list []*Value, name string, pos syntax.Pos) string
 	}
 	if ok {
 		dir := ev.materialise(first, fsys, pos)
+		ev.noteEmbedDir(dir)
 		full := filepath.Join(dir, rest)
 		if _, err := os.Stat(full); err == nil {
 			return canonPath(full)
@@ -306,6 +307,9 @@ func (ev *Evaluator) readSource(p string, pos syntax.Pos) *syntax.File {
 
 func (ev *Evaluator) importFile(p string, pos syntax.Pos) *Value {
 	p = resolveImportPath(p)
+	if ev.isNativeImport(p) {
+		return ev.nativeLib()
+	}
 	if v, ok := ev.imports[p]; ok {
 		ev.force(v)
 		return v

@@ -100,10 +100,12 @@ type Evaluator struct {
 	bigSteps   int64 // steps / 65536, for MaxSteps
 	primops    map[string]*PrimOp
 	regexCache map[string]*regexp.Regexp
-	freeEnv    *Env         // reusable 3-slot environments, linked through up
-	argBuf     []*Value     // room for argument lists, see argSlice
-	intSlab    []scalarCell // room for int cells, see newInt
-	envSlab    []Env        // room for one-slot environments, see newEnv1
+	freeEnv    *Env            // reusable 3-slot environments, linked through up
+	argBuf     []*Value        // room for argument lists, see argSlice
+	intSlab    []scalarCell    // room for int cells, see newInt
+	envSlab    []Env           // room for one-slot environments, see newEnv1
+	embedDirs  map[string]bool // materialised Options.FS directories (onixlib.go)
+	nativeVal  *Value          // the native helpers of the embedded lib (onixlib.go)
 
 	sOutPath, sType, sToString, sFunctor, sName, sValue, sDrvPath, sOutputs, sKey, sOutputName Symbol
 }

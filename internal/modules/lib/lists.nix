@@ -2,6 +2,8 @@
 { lib }:
 let
   inherit (builtins) head tail length elemAt genList filter concatLists concatMap foldl' sort elem any all map;
+  # Go-native helpers under onix, { } elsewhere (see native.nix).
+  native = import ./native.nix;
 in
 rec {
   inherit head tail length elemAt genList filter concatLists concatMap foldl' sort elem any all map;
@@ -43,7 +45,7 @@ rec {
   zipListsWith = f: fst: snd:
     genList (n: f (elemAt fst n) (elemAt snd n)) (lib.min (length fst) (length snd));
   zipLists = zipListsWith (fst: snd: { inherit fst snd; });
-  reverseList = xs: let l = length xs; in genList (n: elemAt xs (l - n - 1)) l;
+  reverseList = native.reverseList or (xs: let l = length xs; in genList (n: elemAt xs (l - n - 1)) l);
   listDfs = stopOnCycles: before: list:
     let
       dfs' = us: visited: rest:

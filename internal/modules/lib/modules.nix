@@ -12,10 +12,15 @@ let
   inherit (lib.attrsets) setAttrByPath getAttrFromPath attrByPath;
   types = lib.types;
 
+  # Go-native helpers under onix, { } elsewhere (see native.nix).
+  native = import ./native.nix;
+
   # Attribute-set tags that mean "property" at an option: such values are
   # unwrapped by mergeDefinitions; everything else is a plain value.
   propertyTags = { merge = true; "if" = true; override = true; order = true; definition = true; };
-  isPlain = v: !(isAttrs v && propertyTags ? ${v._type or "-"});
+  isPlain = native.isPlain or (tags: v: !(isAttrs v && tags ? ${v._type or "-"})) propertyTags;
+  # all (def: isPlain def.value) defs
+  allPlain = native.allPlain or (tags: all (def: let v = def.value; in !(isAttrs v && tags ? ${v._type or "-"}))) propertyTags;
 
   defaultOverridePriority = 100;
   defaultOrderPriority = 1000;
@@ -290,7 +295,7 @@ let
     let
       r =
         if defs == [ ] then { defsFinal = [ ]; highestPrio = 9999; isDefined = false; mergedValue = noValueError loc; }
-        else if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) defs then mergePlain loc type defaultOverridePriority defs
+        else if allPlain defs then mergePlain loc type defaultOverridePriority defs
         else mergeWithProperties loc type defs;
     in
     r // {
@@ -378,7 +383,7 @@ let
           if !hasDefault then { defsFinal = [ ]; highestPrio = 9999; isDefined = false; mergedValue = noValueError loc; }
           else if isPlain o.default then mergePlain loc type 1500 [ { file = declFile; value = o.default; } ]
           else mergeWithProperties loc type [ defaultDef ]
-        else if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) defs then mergePlain loc type defaultOverridePriority defs
+        else if allPlain defs then mergePlain loc type defaultOverridePriority defs
         else if all (def: isPlainOrOverride def.value) defs then
           # only mkOverride wrappers: no discharging needed; the default
           # matters only if nothing beats priority 1500
@@ -449,7 +454,9 @@ let
   #   defs:  [ { file; value = <attrset of definitions, properties pushed down>; } ]
   # Returns { options; config; unmatched; }.
   mergeLevel = prefix: decls: mergeLevelWith prefix (
-      if tail decls == [ ] then
+      if native ? groupByName then
+        native.groupByName "_file" "options" (decl: declarationShapeError prefix decl.options) decls
+      else if tail decls == [ ] then
         let decl = head decls; o = decl.options; in
         if isAttrs o then mapAttrs (n: opt: [ { inherit (decl) _file; options = opt; } ]) o
         else declarationShapeError prefix o
@@ -484,6 +491,7 @@ let
 
       defsByName =
         if defs == [ ] then { }
+        else if native ? groupByName then native.groupByName "file" "value" (definitionShapeError prefix) defs
         else if tail defs == [ ] then
           let def = head defs; c = def.value; in
           if isAttrs c then mapAttrs (n: value: [ { inherit (def) file; inherit value; } ]) c
@@ -494,7 +502,7 @@ let
           else definitionShapeError prefix def) defs);
 
       pushDown = defs:
-        if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) defs then defs
+        if allPlain defs then defs
         else concatMap (def:
         let v = def.value; in
         if isPlain v then [ def ]
@@ -525,7 +533,7 @@ let
                     mergedValue =
                       if type.check o.default then type.merge loc defs else typeError loc type defs;
                   }
-              else if all (def: let v = def.value; in !(isAttrs v && propertyTags ? ${v._type or "-"})) rawDefs
+              else if allPlain rawDefs
                 && !(o.readOnly or false && (o ? default || tail rawDefs != [ ])) then {
                 defsFinal = rawDefs;
                 highestPrio = defaultOverridePriority;
