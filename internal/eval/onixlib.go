@@ -48,6 +48,8 @@ func (ev *Evaluator) nativeLib() *Value {
 		b.Set("isPlain", MkPrimOp(&PrimOp{Name: "onix_isPlain", Arity: 2, Fn: nativeIsPlain}))
 		b.Set("reverseList", MkPrimOp(&PrimOp{Name: "onix_reverseList", Arity: 1, Fn: nativeReverseList}))
 		b.Set("allPlain", MkPrimOp(&PrimOp{Name: "onix_allPlain", Arity: 2, Fn: nativeAllPlain}))
+		b.Set("filterOverrides", MkPrimOp(&PrimOp{Name: "onix_filterOverrides", Arity: 1, Fn: nativeFilterOverrides}))
+		b.Set("collectUnmatched", MkPrimOp(&PrimOp{Name: "onix_collectUnmatched", Arity: 2, Fn: nativeCollectUnmatched}))
 		ev.nativeVal = b.Value()
 	}
 	return ev.nativeVal
@@ -205,4 +207,129 @@ func nativeReverseList(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		out[len(l)-1-i] = x
 	}
 	return MkList(out)
+}
+
+// nativeCollectUnmatched results defsByName is the library's
+//
+//	concatMap (name:
+//	  if results ? ${name} then
+//	    let r = results.${name}; in
+//	    if r ? unmatched then map (d: d // { prefix = [ name ] ++ d.prefix; }) r.unmatched else [ ]
+//	  else map (d: d // { prefix = [ name ]; }) defsByName.${name}
+//	) (attrNames defsByName)
+//
+// (the definitions of mergeLevelWith that match no declaration), with the
+// `//` done eagerly.
+func nativeCollectUnmatched(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+	results := ev.ForceAttrs(pos, a[0])
+	defsByName := ev.ForceAttrs(pos, a[1])
+	sUnmatched := ev.syms.Intern("unmatched")
+	sPrefix := ev.syms.Intern("prefix")
+	var out []*Value
+	withPrefix := func(d *Value, name *Value, sub bool) *Value {
+		da := ev.ForceAttrs(pos, d)
+		var prefix []*Value
+		if sub {
+			p, ok := da.Get(sPrefix)
+			if !ok {
+				ev.errorAt(pos, "attribute 'prefix' missing")
+			}
+			old := ev.ForceList(pos, p.Val)
+			prefix = make([]*Value, 0, len(old)+1)
+			prefix = append(append(prefix, name), old...)
+		} else {
+			prefix = []*Value{name}
+		}
+		l := make([]Attr, 0, da.Len()+1)
+		l = append(append(l, da.list...), Attr{Name: sPrefix, Val: MkList(prefix)})
+		return MkAttrs(newAttrs(l))
+	}
+	for _, x := range ev.sortedAttrs(defsByName) {
+		var name *Value
+		if r, ok := results.Get(x.Name); ok {
+			ra := ev.ForceAttrs(pos, r.Val)
+			u, ok := ra.Get(sUnmatched)
+			if !ok {
+				continue
+			}
+			for _, d := range ev.ForceList(pos, u.Val) {
+				if name == nil {
+					name = MkString(ev.syms.Name(x.Name))
+				}
+				out = append(out, withPrefix(d, name, true))
+			}
+		} else {
+			for _, d := range ev.ForceList(pos, x.Val) {
+				if name == nil {
+					name = MkString(ev.syms.Name(x.Name))
+				}
+				out = append(out, withPrefix(d, name, false))
+			}
+		}
+	}
+	return MkList(out)
+}
+
+// nativeFilterOverrides defs is the library's filterOverrides' defs:
+// { highestPrio; values; } with highestPrio the least priority of the defs
+// (a def whose value is an mkOverride has its priority, others 100; 9999 if
+// there are none) and values the defs of that priority, in order, the
+// mkOverride wrappers stripped (def // { value = def.value.content; }).
+func nativeFilterOverrides(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+	defs := ev.ForceList(pos, a[0])
+	sType := ev.syms.Intern("_type")
+	sPriority := ev.syms.Intern("priority")
+	sContent := ev.syms.Intern("content")
+	sValues := ev.syms.Intern("values")
+	sHighest := ev.syms.Intern("highestPrio")
+	defPrio := MkInt(100)
+	prios := make([]*Value, len(defs)) // nil: not an override
+	vals := make([]*Attrs, len(defs))
+	highest := MkInt(9999)
+	for i, d := range defs {
+		v, ok := ev.ForceAttrs(pos, d).Get(ev.sValue)
+		if !ok {
+			ev.errorAt(pos, "attribute 'value' missing")
+		}
+		ev.force(v.Val)
+		p := defPrio
+		if v.Val.kind == KAttrs {
+			va := v.Val.Attrs()
+			if t, ok := va.Get(sType); ok {
+				ev.force(t.Val)
+				if t.Val.kind == KString && t.Val.Str() == "override" {
+					pr, ok := va.Get(sPriority)
+					if !ok {
+						ev.errorAt(pos, "attribute 'priority' missing")
+					}
+					p, prios[i], vals[i] = pr.Val, pr.Val, va
+				}
+			}
+		}
+		if ev.lessThan(p, highest, pos) {
+			highest = p
+		}
+	}
+	var out []*Value
+	isDefault := ev.equalTop(highest, defPrio, pos)
+	for i, d := range defs {
+		if prios[i] == nil {
+			if isDefault {
+				out = append(out, d)
+			}
+			continue
+		}
+		if !ev.equalTop(prios[i], highest, pos) {
+			continue
+		}
+		c, ok := vals[i].Get(sContent)
+		if !ok {
+			ev.errorAt(pos, "attribute 'content' missing")
+		}
+		da := ev.ForceAttrs(pos, d)
+		l := make([]Attr, 0, da.Len()+1)
+		l = append(append(l, da.list...), Attr{Name: ev.sValue, Val: c.Val})
+		out = append(out, MkAttrs(newAttrs(l)))
+	}
+	return MkAttrs(newAttrs([]Attr{{Name: sValues, Val: MkList(out)}, {Name: sHighest, Val: highest}}))
 }

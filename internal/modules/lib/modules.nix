@@ -202,7 +202,7 @@ let
       else throw "‘mkIf’ called with a non-Boolean condition"
     else [ def ];
 
-  filterOverrides' = defs:
+  filterOverrides' = native.filterOverrides or (defs:
     let
       getPrio = def: if def.value._type or "" == "override" then def.value.priority else defaultOverridePriority;
       highestPrio = foldl' (prio: def: let p = getPrio def; in if p < prio then p else prio) 9999 defs;
@@ -212,7 +212,7 @@ let
           (if def.value.priority == highestPrio then [ (def // { value = def.value.content; }) ] else [ ])
         else if highestPrio == defaultOverridePriority then [ def ] else [ ]) defs;
       inherit highestPrio;
-    };
+    });
   filterOverrides = defs: (filterOverrides' defs).values;
 
   sortProperties = defs:
@@ -588,6 +588,7 @@ let
       config = mapAttrs (n: r: r.config) results;
       unmatched =
         if defs == [ ] then [ ]
+        else if native ? collectUnmatched then native.collectUnmatched results defsByName
         else concatMap (name:
           if results ? ${name} then
             let r = results.${name}; in
