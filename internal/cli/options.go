@@ -566,7 +566,7 @@ func nearestNames(want string, candidates []string, n int) []string {
 			continue
 		}
 		seen[c] = true
-		if d := editDistance(want, c); d <= limit {
+		if d := eval.EditDistance(want, c); d <= limit {
 			l = append(l, scored{d, c})
 		}
 	}
@@ -581,27 +581,6 @@ func nearestNames(want string, candidates []string, n int) []string {
 		out = append(out, l[i].name)
 	}
 	return out
-}
-
-// editDistance is the Levenshtein distance between a and b (bytes).
-func editDistance(a, b string) int {
-	prev := make([]int, len(b)+1)
-	cur := make([]int, len(b)+1)
-	for j := range prev {
-		prev[j] = j
-	}
-	for i := 1; i <= len(a); i++ {
-		cur[0] = i
-		for j := 1; j <= len(b); j++ {
-			c := prev[j-1]
-			if a[i-1] != b[j-1] {
-				c++
-			}
-			cur[j] = min(c, prev[j]+1, cur[j-1]+1)
-		}
-		prev, cur = cur, prev
-	}
-	return prev[len(b)]
 }
 
 // splitOptionPath splits "a.b.\"c.d\".e" into components.

@@ -10,6 +10,8 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	"github.com/onix-dev/onix/internal/eval"
 )
 
 // runOnixCmd runs onix with args and returns stdout, stderr and the error.
@@ -264,8 +266,8 @@ func TestOptionPathHelpers(t *testing.T) {
 			t.Errorf("splitOptionPath(%q) accepted", bad)
 		}
 	}
-	if d := editDistance("enabel", "enable"); d != 2 {
-		t.Errorf("editDistance(enabel, enable) = %d", d)
+	if d := eval.EditDistance("enabel", "enable"); d != 2 {
+		t.Errorf("EditDistance(enabel, enable) = %d", d)
 	}
 	got := nearestNames("a.enabel", []string{"a.enable", "a.enabled", "b.other", "a.enable"}, 3)
 	if !reflect.DeepEqual(got, []string{"a.enable", "a.enabled"}) {

@@ -113,8 +113,9 @@ func addTrace(r any, pos syntax.Pos, msg string) {
 	panic(r)
 }
 
-// levenshtein distance, for "did you mean" hints.
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance between a and b (in bytes), for
+// "did you mean" hints here and in the CLI.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {
@@ -145,7 +146,7 @@ func suggest(name string, candidates []string) string {
 	}
 	var l []sc
 	for _, c := range candidates {
-		d := levenshtein(name, c)
+		d := EditDistance(name, c)
 		if d <= 2 {
 			l = append(l, sc{d, c})
 		}
