@@ -124,19 +124,9 @@ func (p *jsonParser) array() *Value {
 	for {
 		p.ws()
 		p.stack = append(p.stack, p.value())
-		p.ws()
-		if p.i >= len(p.s) {
-			p.fail()
+		if !p.more(']') {
+			break
 		}
-		if p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.s[p.i] != ']' {
-			p.fail()
-		}
-		p.i++
-		break
 	}
 	out := make([]*Value, len(p.stack)-base)
 	copy(out, p.stack[base:])
@@ -144,6 +134,25 @@ func (p *jsonParser) array() *Value {
 	p.stack = p.stack[:base]
 	p.depth--
 	return MkList(out)
+}
+
+// more consumes what follows an array element or object member: a comma
+// (more follow: true) or the closing byte (false); anything else fails.
+func (p *jsonParser) more(closing byte) bool {
+	p.ws()
+	if p.i >= len(p.s) {
+		p.fail()
+	}
+	switch p.s[p.i] {
+	case ',':
+		p.i++
+		return true
+	case closing:
+		p.i++
+		return false
+	}
+	p.fail()
+	return false
 }
 
 func (p *jsonParser) object() *Value {
@@ -174,19 +183,9 @@ func (p *jsonParser) object() *Value {
 		p.ws()
 		v := p.value()
 		p.attrs = append(p.attrs, Attr{Name: sym, Val: v})
-		p.ws()
-		if p.i >= len(p.s) {
-			p.fail()
+		if !p.more('}') {
+			break
 		}
-		if p.s[p.i] == ',' {
-			p.i++
-			continue
-		}
-		if p.s[p.i] != '}' {
-			p.fail()
-		}
-		p.i++
-		break
 	}
 	l := make([]Attr, len(p.attrs)-base)
 	copy(l, p.attrs[base:])
