@@ -21,7 +21,7 @@ import (
 const optionsHelperNix = `
 let
   lib = import <onix/lib>;
-  inherit (builtins) isAttrs isList isFunction functionArgs attrNames all elem
+  inherit (builtins) head isAttrs isList isFunction functionArgs attrNames all elem
     concatMap filter foldl' match unsafeGetAttrPos;
   isSubmodule = t: (t.name or null) == "submodule";
   # The option tree of one submodule value: the evaluation the submodule
@@ -65,12 +65,22 @@ in
 
   # The first line of the declaration in file, where the option record
   # still carries attribute positions from that file (else null).
+  # declarationPositions has it under <onix/lib>; otherwise the first
+  # positioned attribute of the declaration is used.
   declLine = opt: file:
     let
+      known = filter (p: p.file == file && p.line != null) (opt.declarationPositions or [ ]);
       ps = filter (p: p != null && p.file == file)
         (map (n: unsafeGetAttrPos n opt) [ "default" "defaultText" "description" "example" "apply" "readOnly" "internal" "visible" ]);
     in
-    if ps == [ ] then null else foldl' (m: p: if m == null || p.line < m then p.line else m) null ps;
+    if known != [ ] then (head known).line
+    else if ps == [ ] then null else foldl' (m: p: if m == null || p.line < m then p.line else m) null ps;
+
+  # The line of a definition (under <onix/lib> its value attribute is at
+  # the attribute that defined it), else null.
+  defLine = def:
+    let p = unsafeGetAttrPos "value" def; in
+    if p != null && p.file == toString def.file then p.line else null;
 
   # Where a path continues below the option opt (whose next component is
   # name): { options; consumed; } (consumed: path components used up by
@@ -673,6 +683,7 @@ type optionDeclInfo struct {
 
 type optionDefInfo struct {
 	File  string      `json:"file"`
+	Line  int         `json:"line,omitempty"`
 	Value *shownValue `json:"value"`
 }
 
@@ -767,6 +778,9 @@ func (r *optionsRun) describe(opt *eval.Value) *optionInfo {
 				di.File, err = r.str(f)
 				note("definitions", err)
 			}
+			if line, err := r.call("defLine", def); err == nil && line.Kind() == eval.KInt {
+				di.Line = int(line.Int())
+			}
 			if v, err := r.attr(def, "value"); err != nil {
 				note("definitions", err)
 			} else if v != nil {
@@ -845,7 +859,11 @@ func writeOptionText(w io.Writer, info *optionInfo) {
 		fmt.Fprintf(w, "  <error: %s>\n", e)
 	}
 	for _, d := range info.Definitions {
-		fmt.Fprintf(w, "  %s:\n", d.File)
+		if d.Line > 0 {
+			fmt.Fprintf(w, "  %s:%d:\n", d.File, d.Line)
+		} else {
+			fmt.Fprintf(w, "  %s:\n", d.File)
+		}
 		text := "<error>"
 		if d.Value != nil {
 			text = d.Value.Text

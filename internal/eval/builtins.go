@@ -314,13 +314,38 @@ func (ev *Evaluator) importFile(p string, pos syntax.Pos) *Value {
 		ev.force(v)
 		return v
 	}
-	f := ev.readSource(p, pos)
-	e := ev.parse(f)
+	e := ev.parseImport(p, pos)
 	c := (&compiler{ev: ev}).compile(e, ev.base)
 	v := &Value{kind: KThunk, p: unsafePtr(ev.baseEnv), q: unsafePtr(&lazy{c: c})}
 	ev.imports[p] = v
 	ev.force(v)
 	return v
+}
+
+// parseImport reads and parses the file of an import (p resolved), taking
+// the tree from the prefetcher when it has parsed the file already, and
+// hands the file's path literals to the prefetcher (see prefetch.go).
+func (ev *Evaluator) parseImport(p string, pos syntax.Pos) syntax.Expr {
+	if ev.pf == nil && !ev.noPrefetch {
+		if ev.pf = newPrefetcher(ev.opts.Home); ev.pf == nil {
+			ev.noPrefetch = true
+		}
+	}
+	if ev.pf == nil {
+		return ev.parse(ev.readSource(p, pos))
+	}
+	if _, cached := ev.files[p]; !cached {
+		if f, e, lits, ok := ev.pf.take(p); ok {
+			ev.files[p] = f
+			ev.pf.add(lits)
+			return e
+		}
+	}
+	f := ev.readSource(p, pos)
+	var lits []string
+	e := ev.parseWith(f, &lits)
+	ev.pf.add(lits)
+	return e
 }
 
 func (ev *Evaluator) scopedImport(scopeAttrs *Attrs, p string, pos syntax.Pos) *Value {

@@ -106,6 +106,8 @@ type Evaluator struct {
 	envSlab    []Env           // room for one-slot environments, see newEnv1
 	embedDirs  map[string]bool // materialised Options.FS directories (onixlib.go)
 	nativeVal  *Value          // the native helpers of the embedded lib (onixlib.go)
+	pf         *prefetcher     // parses imported files ahead (prefetch.go)
+	noPrefetch bool            // a single core: no prefetcher
 
 	sOutPath, sType, sToString, sFunctor, sName, sValue, sDrvPath, sOutputs, sKey, sOutputName Symbol
 }
@@ -183,8 +185,12 @@ func (ev *Evaluator) catch(f func()) (err error) {
 }
 
 // ParseFile parses a file or text.
-func (ev *Evaluator) parse(f *syntax.File) syntax.Expr {
-	e, err := parseFile(f, syntax.Options{Home: ev.opts.Home})
+func (ev *Evaluator) parse(f *syntax.File) syntax.Expr { return ev.parseWith(f, nil) }
+
+// parseWith is parse, collecting the text's path literals in lits (when
+// not nil) for the prefetcher.
+func (ev *Evaluator) parseWith(f *syntax.File, lits *[]string) syntax.Expr {
+	e, err := parseFile(f, syntax.Options{Home: ev.opts.Home, PathLiterals: lits})
 	if err != nil {
 		if pe, ok := err.(*Error); ok {
 			panic(pe)

@@ -50,6 +50,8 @@ func (ev *Evaluator) nativeLib() *Value {
 		b.Set("allPlain", MkPrimOp(&PrimOp{Name: "onix_allPlain", Arity: 2, Fn: nativeAllPlain}))
 		b.Set("filterOverrides", MkPrimOp(&PrimOp{Name: "onix_filterOverrides", Arity: 1, Fn: nativeFilterOverrides}))
 		b.Set("collectUnmatched", MkPrimOp(&PrimOp{Name: "onix_collectUnmatched", Arity: 2, Fn: nativeCollectUnmatched}))
+		b.Set("defWithValue", MkPrimOp(&PrimOp{Name: "onix_defWithValue", Arity: 2, Fn: nativeDefWithValue}))
+		b.Set("splitDef", MkPrimOp(&PrimOp{Name: "onix_splitDef", Arity: 1, Fn: nativeSplitDef}))
 		ev.nativeVal = b.Value()
 	}
 	return ev.nativeVal
@@ -97,13 +99,15 @@ func nativeGroupByName(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 	boxes := make([]attrsBox, total)
 	pairs := make([]Attr, 2*total)
 	k := 0
-	mk := func(file, val *Value) *Value {
+	// The value attribute gets the position of the definition in its
+	// module (unsafeGetAttrPos "value" def), which error messages show.
+	mk := func(file, val *Value, pos *syntax.Pos) *Value {
 		b, p := &boxes[k], pairs[2*k:2*k+2:2*k+2]
 		k++
 		if fileFirst {
-			p[0], p[1] = Attr{Name: sFile, Val: file}, Attr{Name: sValue, Val: val}
+			p[0], p[1] = Attr{Name: sFile, Val: file}, Attr{Name: sValue, Val: val, Pos: pos}
 		} else {
-			p[0], p[1] = Attr{Name: sValue, Val: val}, Attr{Name: sFile, Val: file}
+			p[0], p[1] = Attr{Name: sValue, Val: val, Pos: pos}, Attr{Name: sFile, Val: file}
 		}
 		b.a.list = p
 		b.v.kind, b.v.p = KAttrs, unsafe.Pointer(&b.a)
@@ -116,7 +120,7 @@ func nativeGroupByName(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		elems := make([]*Value, len(l))
 		lists := make([]Value, len(l))
 		for i, x := range l {
-			elems[i] = mk(files[0], x.Val)
+			elems[i] = mk(files[0], x.Val, x.Pos)
 			lists[i].kind, lists[i].n, lists[i].p = KList, 1, unsafe.Pointer(&elems[i])
 			out[i] = Attr{Name: x.Name, Val: &lists[i], Pos: x.Pos}
 		}
@@ -149,7 +153,7 @@ func nativeGroupByName(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 	for i, s := range vals {
 		for _, x := range s.list {
 			j := index[x.Name]
-			elems[fill[j]] = mk(files[i], x.Val)
+			elems[fill[j]] = mk(files[i], x.Val, x.Pos)
 			fill[j]++
 		}
 	}
@@ -285,6 +289,7 @@ func nativeFilterOverrides(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 	defPrio := MkInt(100)
 	prios := make([]*Value, len(defs)) // nil: not an override
 	vals := make([]*Attrs, len(defs))
+	valPos := make([]*syntax.Pos, len(defs)) // where each definition is
 	highest := MkInt(9999)
 	for i, d := range defs {
 		v, ok := ev.ForceAttrs(pos, d).Get(ev.sValue)
@@ -292,6 +297,7 @@ func nativeFilterOverrides(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 			ev.errorAt(pos, "attribute 'value' missing")
 		}
 		ev.force(v.Val)
+		valPos[i] = v.Pos
 		p := defPrio
 		if v.Val.kind == KAttrs {
 			va := v.Val.Attrs()
@@ -328,8 +334,58 @@ func nativeFilterOverrides(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 		}
 		da := ev.ForceAttrs(pos, d)
 		l := make([]Attr, 0, da.Len()+1)
-		l = append(append(l, da.list...), Attr{Name: ev.sValue, Val: c.Val})
+		l = append(append(l, da.list...), Attr{Name: ev.sValue, Val: c.Val, Pos: valPos[i]})
 		out = append(out, MkAttrs(newAttrs(l)))
 	}
 	return MkAttrs(newAttrs([]Attr{{Name: sValues, Val: MkList(out)}, {Name: sHighest, Val: highest}}))
+}
+
+// Definition positions. A definition { file; value; } made by groupByName
+// carries, on its value attribute, the position of the attribute that
+// defined it in its module (builtins.unsafeGetAttrPos "value" def); the
+// library's error messages print that line next to the file. The two
+// helpers below rebuild definitions without losing it; under another
+// evaluator the library falls back to plain attribute sets, and the
+// messages name the file only.
+
+// nativeDefWithValue def v is { file = def.file; value = v; }, its value
+// attribute at the position of def's.
+func nativeDefWithValue(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+	sFile := ev.syms.Intern("file")
+	da := ev.ForceAttrs(pos, a[0])
+	f, ok := da.Get(sFile)
+	if !ok {
+		ev.errorAt(pos, "attribute 'file' missing")
+	}
+	var vpos *syntax.Pos
+	if v, ok := da.Get(ev.sValue); ok {
+		vpos = v.Pos
+	}
+	return MkAttrs(newAttrs([]Attr{{Name: sFile, Val: f.Val}, {Name: ev.sValue, Val: a[1], Pos: vpos}}))
+}
+
+// nativeSplitDef def is
+//
+//	mapAttrs (n: v: { inherit (def) file; value = v; }) def.value
+//
+// with each new definition's value attribute at the position of the
+// attribute n it comes from.
+func nativeSplitDef(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
+	sFile := ev.syms.Intern("file")
+	da := ev.ForceAttrs(pos, a[0])
+	f, ok := da.Get(sFile)
+	if !ok {
+		ev.errorAt(pos, "attribute 'file' missing")
+	}
+	v, ok := da.Get(ev.sValue)
+	if !ok {
+		ev.errorAt(pos, "attribute 'value' missing")
+	}
+	va := ev.ForceAttrs(pos, v.Val)
+	out := make([]Attr, len(va.list))
+	for i, x := range va.list {
+		d := MkAttrs(newAttrs([]Attr{{Name: sFile, Val: f.Val}, {Name: ev.sValue, Val: x.Val, Pos: x.Pos}}))
+		out[i] = Attr{Name: x.Name, Val: d, Pos: x.Pos}
+	}
+	return mkAttrsList(out)
 }

@@ -26,6 +26,10 @@ import (
 var (
 	ansiRE     = regexp.MustCompile("\x1b\\[[0-9;]*m")
 	positionRE = regexp.MustCompile(`^at .*:\d+:\d+:$`)
+	// onix adds the line of each definition to the file Nix names
+	// ("- In `f.nix', line 3: ..."; see lib/ERRORS.md); the stored
+	// messages have the file only, and TestDefinitionLines checks lines.
+	defLineSuffixRE = regexp.MustCompile("^(- In `[^']*'), line [0-9]+")
 )
 
 // looseErrors are cases whose error text belongs to the evaluator, not to
@@ -269,6 +273,7 @@ func normalizeError(stderr, dir string) string {
 		if positionRE.MatchString(l) {
 			break
 		}
+		l = defLineSuffixRE.ReplaceAllString(l, "$1")
 		out = append(out, strings.TrimRight(l, " \t\r"))
 	}
 	for len(out) > 0 && out[len(out)-1] == "" {

@@ -317,6 +317,27 @@ func (lx *lexer) scan() token {
 		return token{kind: k, off: i, end: i + l}
 	}
 
+	// Fast path for the most common token: an identifier or keyword not
+	// followed by '.', '+', '/' or ':'. Identifier characters are path
+	// characters plus '\'', and a path needs '/' right after its run of
+	// path characters, a URI ':' after its scheme; so when the run of
+	// identifier characters ends in none of those, neither can match and
+	// nor can anything longer.
+	if isIDStart(c) {
+		j := i + 1
+		for j < n && isIDChar(lx.src[j]) {
+			j++
+		}
+		if j >= n || (lx.src[j] != '.' && lx.src[j] != '+' && lx.src[j] != '/' && lx.src[j] != ':') {
+			lx.pos = j
+			t := token{kind: keyword(lx.src[i:j]), off: i, end: j}
+			if t.kind == tID {
+				t.text = string(lx.src[i:j])
+			}
+			return t
+		}
+	}
+
 	// Candidates that may start with this character; the longest wins.
 	best, bestKind := 0, tInvalid
 	consider := func(l int, k tokKind) {

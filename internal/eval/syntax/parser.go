@@ -20,6 +20,10 @@ type Options struct {
 	Home string
 	// Pure makes `~/` paths an error, as in Nix's pure evaluation mode.
 	Pure bool
+	// PathLiterals, when set, receives every whole path literal of the
+	// text (no interpolation), resolved as the evaluator will resolve
+	// it: the evaluator parses the files they name ahead of time.
+	PathLiterals *[]string
 }
 
 // Parse parses f.Src as one Nix expression, with no home directory (so
@@ -191,6 +195,22 @@ func (p *parser) peekN(k int) token {
 }
 
 func (p *parser) peek() token { return p.peekN(0) }
+
+// peekKind is peek().kind without copying the token.
+func (p *parser) peekKind() tokKind {
+	if p.nla == 0 {
+		p.peekN(0)
+	}
+	return p.la[0].kind
+}
+
+// peekKindN is peekN(k).kind without copying the token.
+func (p *parser) peekKindN(k int) tokKind {
+	if p.nla <= k {
+		p.peekN(k)
+	}
+	return p.la[k].kind
+}
 
 func (p *parser) next() token {
 	t := p.peekN(0)
@@ -367,7 +387,7 @@ func (p *parser) parseExpr() Expr {
 	defer p.leave()
 	switch t.kind {
 	case tID:
-		switch p.peekN(1).kind {
+		switch p.peekKindN(1) {
 		case tColon: // ID ':' expr_function
 			p.next()
 			p.next()
@@ -390,7 +410,7 @@ func (p *parser) parseExpr() Expr {
 			p.next()
 			fs := p.parseFormals()
 			lam := &Lambda{P: p.pos(t.off), Formals: fs}
-			if p.peek().kind == tAt {
+			if p.peekKind() == tAt {
 				p.next()
 				id := p.expect(tID)
 				lam.Arg = p.intern(p.lx.src[id.off:id.end])
@@ -413,7 +433,7 @@ func (p *parser) parseExpr() Expr {
 		p.expect(tSemi)
 		return &With{P: p.pos(t.off), Env: env, Body: p.parseExpr()}
 	case tLet:
-		if p.peekN(1).kind != tLBrace { // LET binds IN_KW expr_function
+		if p.peekKindN(1) != tLBrace { // LET binds IN_KW expr_function
 			p.next()
 			set := &AttrSet{P: p.pos(t.off), Rec: true}
 			p.parseBinds(set, tIn)
@@ -437,14 +457,14 @@ func (p *parser) parseExpr() Expr {
 // isFormals decides, at a `{` where a lambda may start, whether it opens
 // a formal_set rather than an attribute set, as bison's lookahead does.
 func (p *parser) isFormals() bool {
-	switch p.peekN(1).kind {
+	switch p.peekKindN(1) {
 	case tEllipsis:
 		return true
 	case tRBrace:
-		k := p.peekN(2).kind
+		k := p.peekKindN(2)
 		return k == tColon || k == tAt
 	case tID:
-		switch p.peekN(2).kind {
+		switch p.peekKindN(2) {
 		case tComma, tQuestion, tRBrace:
 			return true
 		}
@@ -455,7 +475,7 @@ func (p *parser) isFormals() bool {
 // parseFormals parses the rest of a formal_set after its `{`.
 func (p *parser) parseFormals() *Formals {
 	fs := &Formals{}
-	if p.peek().kind == tRBrace {
+	if p.peekKind() == tRBrace {
 		p.next()
 		return fs
 	}
@@ -470,7 +490,7 @@ func (p *parser) parseFormals() *Formals {
 		case tID:
 			p.next()
 			f := Formal{P: p.pos(t.off), Name: p.intern(p.lx.src[t.off:t.end])}
-			if p.peek().kind == tQuestion {
+			if p.peekKind() == tQuestion {
 				p.next()
 				f.Default = p.parseExpr()
 			}
@@ -484,7 +504,7 @@ func (p *parser) parseFormals() *Formals {
 			return fs
 		case tComma:
 			p.next()
-			if p.peek().kind == tRBrace { // trailing comma
+			if p.peekKind() == tRBrace { // trailing comma
 				p.next()
 				return fs
 			}
@@ -687,7 +707,7 @@ func startsSimple(k tokKind) bool {
 func (p *parser) parseApp() Expr {
 	start := p.peek()
 	fn := p.parseSelect()
-	for startsSimple(p.peek().kind) {
+	for startsSimple(p.peekKind()) {
 		arg := p.parseSelect()
 		if c, ok := fn.(*Call); ok {
 			c.Args = append(c.Args, arg)
@@ -702,11 +722,11 @@ func (p *parser) parseApp() Expr {
 func (p *parser) parseSelect() Expr {
 	start := p.peek()
 	e := p.parseSimple()
-	switch p.peek().kind {
+	switch p.peekKind() {
 	case tDot:
 		p.next()
 		sel := &Select{P: p.pos(start.off), E: e, Path: p.parseAttrPath()}
-		if p.peek().kind == tOrKw {
+		if p.peekKind() == tOrKw {
 			p.next()
 			p.enter(start)
 			sel.Default = p.parseSelect()
@@ -725,11 +745,14 @@ func (p *parser) parseSelect() Expr {
 
 // parseAttrPath parses attrpath: attr ('.' attr)*.
 func (p *parser) parseAttrPath() []AttrName {
-	path := make([]AttrName, 0, 2)
+	// most paths have one or two names: collect them on the stack and
+	// allocate the exact size once
+	var buf [4]AttrName
+	path := buf[:0]
 	for {
 		path = append(path, p.parseAttr())
-		if p.peek().kind != tDot {
-			return path
+		if p.peekKind() != tDot {
+			return append([]AttrName(nil), path...)
 		}
 		p.next()
 	}
@@ -832,7 +855,7 @@ func (p *parser) parseSimple() Expr {
 		p.next()
 		l := &List{P: p.pos(t.off)}
 		p.enter(t)
-		for startsSimple(p.peek().kind) {
+		for startsSimple(p.peekKind()) {
 			l.Elems = append(l.Elems, p.parseSelect())
 		}
 		p.leave()
@@ -917,6 +940,9 @@ func (p *parser) parsePathRest(t token) Expr {
 		case tPathEnd:
 			p.next()
 			if len(parts) == 1 {
+				if p.opts.PathLiterals != nil {
+					*p.opts.PathLiterals = append(*p.opts.PathLiterals, first.Val)
+				}
 				return first
 			}
 			// A path with interpolation is a ConcatStrings whose

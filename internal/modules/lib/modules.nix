@@ -23,6 +23,22 @@ let
   allPlain = native.allPlain or (tags: all (def: let v = def.value; in !(isAttrs v && tags ? ${v._type or "-"}))) propertyTags;
 
   defaultOverridePriority = 100;
+
+  # Rebuilding a definition { file; value; } with a new value. Under onix the
+  # value attribute keeps the position of the original definition, which
+  # error messages print as its line (see showDefs).
+  defWithValue = native.defWithValue or (def: value: { inherit (def) file; inherit value; });
+  # mapAttrs (n: v: { inherit (def) file; value = v; }) def.value, each
+  # keeping the position of its attribute.
+  splitDef = native.splitDef or (def: mapAttrs (n: v: { inherit (def) file; value = v; }) def.value);
+
+  # Where an option is declared: { file; line; column; }, line and column
+  # null when unknown (the declaration grouping keeps the position of the
+  # options attribute under onix).
+  declPosition = decl:
+    let p = builtins.unsafeGetAttrPos "options" decl; in
+    if p != null && p.file == toString decl._file then { file = decl._file; inherit (p) line column; }
+    else (declPosition decl);
   defaultOrderPriority = 1000;
 
   # ---------------------------------------------------------------- loading
@@ -219,7 +235,7 @@ let
     let
       strip = def:
         if def.value._type or "" == "order"
-        then def // { value = def.value.content; inherit (def.value) priority; }
+        then def // defWithValue def def.value.content // { inherit (def.value) priority; }
         else def;
     in
     sort (a: b: (a.priority or defaultOrderPriority) < (b.priority or defaultOrderPriority)) (map strip defs);
@@ -282,7 +298,7 @@ let
       discharged = concatMap (def:
         let v = def.value; t = v._type or ""; in
         if t == "merge" || t == "if" then
-          map (value: if value._type or null == "definition" then value else { inherit (def) file; inherit value; })
+          map (value: if value._type or null == "definition" then value else defWithValue def value)
             (addErrorContext "while evaluating definitions from `${def.file}':" (dischargeProperties v))
         else if t == "definition" then [ v ]
         else [ def ]) defs;
@@ -329,7 +345,7 @@ let
       else
         o // res // {
           declarations = res.declarations ++ [ decl._file ];
-          declarationPositions = res.declarationPositions ++ [ { file = decl._file; line = null; column = null; } ];
+          declarationPositions = res.declarationPositions ++ [ (declPosition decl) ];
           options =
             if subModules != null
             then map (locatedModule decl._file) subModules ++ res.options
@@ -349,7 +365,7 @@ let
       decl.options // {
         inherit loc;
         declarations = [ decl._file ];
-        declarationPositions = [ { file = decl._file; line = null; column = null; } ];
+        declarationPositions = [ (declPosition decl) ];
         options = [ ];
         type = singleDeclType decl;
       }
@@ -378,7 +394,7 @@ let
         if o.readOnly or false && length defs + (if hasDefault then 1 else 0) > 1 then
           let defs' = (if hasDefault then [ defaultDef ] else [ ]) ++ defs; in
           throw "The option `${showOption loc}' is read-only, but it's set multiple times. Definition values:${
-            showDefs (map (def: def // { value = (mergeDefinitions loc type [ def ]).mergedValue; }) defs')}"
+            showDefs (map (def: def // defWithValue def (mergeDefinitions loc type [ def ]).mergedValue) defs')}"
         else if defs == [ ] then
           if !hasDefault then { defsFinal = [ ]; highestPrio = 9999; isDefined = false; mergedValue = noValueError loc; }
           else if isPlain o.default then mergePlain loc type 1500 [ { file = declFile; value = o.default; } ]
@@ -549,7 +565,7 @@ let
             options = o // {
               inherit loc type value;
               declarations = [ decl._file ];
-              declarationPositions = [ { file = decl._file; line = null; column = null; } ];
+              declarationPositions = [ (declPosition decl) ];
               options = [ ];
               inherit (res) highestPrio isDefined;
               definitions = map (def: def.value) res.defsFinal;
@@ -694,7 +710,7 @@ let
         if freeformType == null then declaredConfig
         else
           let
-            defs = map (def: { inherit (def) file; value = setAttrByPath def.prefix def.value; }) merged.unmatchedDefns;
+            defs = map (def: defWithValue def (setAttrByPath def.prefix def.value)) merged.unmatchedDefns;
           in
           if defs == [ ] then declaredConfig
           else
@@ -897,6 +913,8 @@ in
     mkRemovedOptionModule mkRenamedOptionModule mkRenamedOptionModuleWith mkMergedOptionModule
     mkChangedOptionModule mkAliasOptionModule mkDerivedConfig doRename mergeAttrDefinitionsWithPrio
     importApply importJSON importTOML fixMergeModules;
+  # definition helpers shared with types.nix (positions, see defWithValue)
+  inherit defWithValue splitDef;
   mkAliasOptionModuleMD = mkAliasOptionModule;
   defaultPriority = defaultOverridePriority;
   mkFixStrictness = x: x;

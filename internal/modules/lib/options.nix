@@ -104,6 +104,14 @@ rec {
 
   showFiles = files: concatStringsSep " and " (map (f: "`${f}'") files);
 
+  # ", line N" when the definition's position is known: under onix a
+  # definition's value attribute is at the attribute that defined it (see
+  # defWithValue in modules.nix); elsewhere the position is the library's
+  # own and is not shown.
+  defLine = def:
+    let p = builtins.unsafeGetAttrPos "value" def; in
+    if p != null && p.file == toString def.file then ", line ${toString p.line}" else "";
+
   showDefs = defs: concatStringsSep "" (map (def:
     let
       pretty = tryEval (lib.generators.toPretty { depthLimit = 10; } def.value);
@@ -111,7 +119,7 @@ rec {
       n = length lines;
       shown = concatStringsSep "\n    " (if n > 5 then lib.lists.take 5 lines ++ [ "..." ] else lines);
     in
-    "\n- In `${def.file}'" + (
+    "\n- In `${def.file}'${defLine def}" + (
       if !pretty.success then ""
       else if n > 1 then ":\n    " + shown
       else ": " + shown)

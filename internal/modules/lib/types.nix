@@ -10,7 +10,7 @@ let
     length map mapAttrs removeAttrs tail toJSON toString zipAttrsWith;
   inherit (lib.options) mergeDefaultOption mergeEqualOption mergeOneOption mergeUniqueOption
     showOption showFiles getFiles getValues;
-  inherit (lib.modules) mergeDefinitions isPlainDefinition;
+  inherit (lib.modules) mergeDefinitions isPlainDefinition defWithValue splitDef;
   inherit (lib.strings) isStringLike escapeNixString;
 
   isType = type: x: (x._type or "") == type;
@@ -101,7 +101,7 @@ let
 
   propertyTags = { merge = true; "if" = true; override = true; order = true; definition = true; };
 
-  pushPositions = map (def: mapAttrs (n: v: { inherit (def) file; value = v; }) def.value);
+  pushPositions = map splitDef;
 
   types = rec {
     raw = mkOptionType {
@@ -377,12 +377,12 @@ let
               # every entry is defined: only check + merge each one lazily
               genList (i:
                 let v = elemAt values i; l = entryLoc (i + 1); in
-                if elemType.check v then elemType.merge l [ { inherit (def) file; value = v; } ]
-                else throw "A definition for option `${showOption l}' is not of type `${elemType.description}'. Definition values:${lib.options.showDefs [ { inherit (def) file; value = v; } ]}"
+                if elemType.check v then elemType.merge l [ (defWithValue def v) ]
+                else throw "A definition for option `${showOption l}' is not of type `${elemType.description}'. Definition values:${lib.options.showDefs [ (defWithValue def v) ]}"
               ) (length values)
             else
               concatLists (genList (i:
-                let r = mergeDefinitions (entryLoc (i + 1)) elemType [ { inherit (def) file; value = elemAt values i; } ]; in
+                let r = mergeDefinitions (entryLoc (i + 1)) elemType [ (defWithValue def (elemAt values i)) ]; in
                 if r.isDefined then [ r.mergedValue ] else [ ]) (length values));
           nDefs = length defs;
         in
@@ -790,7 +790,7 @@ let
         check = x: (coercedType.check x && finalType.check (coerceFunc x)) || finalType.check x;
         merge = loc: defs:
           finalType.merge loc (map (def:
-            if coercedType.check def.value then def // { value = coerceFunc def.value; } else def) defs);
+            if coercedType.check def.value then def // defWithValue def (coerceFunc def.value) else def) defs);
         emptyValue = finalType.emptyValue;
         getSubOptions = finalType.getSubOptions;
         getSubModules = finalType.getSubModules;
@@ -812,7 +812,7 @@ let
           checked = map (def:
             if head (attrNames def.value) != choice
             then throw "The option `${showOption loc}` is defined both as `${choice}` and `${head (attrNames def.value)}`, in ${showFiles (getFiles defs)}."
-            else { inherit (def) file; value = def.value.${choice}; }) defs;
+            else defWithValue def def.value.${choice}) defs;
           opt = tags.${choice};
           optFull = opt // { declarations = opt.declarations or [ "<attrTag>" ]; };
         in

@@ -1,0 +1,4 @@
+{ ... }:
+{
+  services.foo.name = "alpha"; # def
+}

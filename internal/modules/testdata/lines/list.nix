@@ -1,0 +1,6 @@
+{ ... }:
+{
+  services.foo.name = "x";
+  services.foo.flags = # def
+    [ "--a" 1 ];
+}

@@ -1,0 +1,5 @@
+{ ... }:
+{
+  services.foo.name = "ok";
+  services.foo.port = "eighty"; # def
+}

@@ -1,0 +1,5 @@
+{ ... }:
+{
+  services.foo.name = "x";
+  services.foo.enabel = true; # def
+}
