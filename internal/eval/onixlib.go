@@ -351,17 +351,32 @@ func nativeFilterOverrides(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 // nativeDefWithValue def v is { file = def.file; value = v; }, its value
 // attribute at the position of def's.
 func nativeDefWithValue(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
-	sFile := ev.syms.Intern("file")
-	da := ev.ForceAttrs(pos, a[0])
-	f, ok := da.Get(sFile)
+	file, v := ev.defParts(pos, a[0], false)
+	var vpos *syntax.Pos
+	if v != nil {
+		vpos = v.Pos
+	}
+	return ev.mkDef(file, a[1], vpos)
+}
+
+// defParts returns a definition's file and its value attribute (which
+// must exist when needValue is set).
+func (ev *Evaluator) defParts(pos syntax.Pos, def *Value, needValue bool) (*Value, *Attr) {
+	da := ev.ForceAttrs(pos, def)
+	f, ok := da.Get(ev.syms.Intern("file"))
 	if !ok {
 		ev.errorAt(pos, "attribute 'file' missing")
 	}
-	var vpos *syntax.Pos
-	if v, ok := da.Get(ev.sValue); ok {
-		vpos = v.Pos
+	v, ok := da.Get(ev.sValue)
+	if !ok && needValue {
+		ev.errorAt(pos, "attribute 'value' missing")
 	}
-	return MkAttrs(newAttrs([]Attr{{Name: sFile, Val: f.Val}, {Name: ev.sValue, Val: a[1], Pos: vpos}}))
+	return f.Val, v
+}
+
+// mkDef returns { file = file; value = val; }, the value attribute at pos.
+func (ev *Evaluator) mkDef(file, val *Value, pos *syntax.Pos) *Value {
+	return MkAttrs(newAttrs([]Attr{{Name: ev.syms.Intern("file"), Val: file}, {Name: ev.sValue, Val: val, Pos: pos}}))
 }
 
 // nativeSplitDef def is
@@ -371,21 +386,11 @@ func nativeDefWithValue(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
 // with each new definition's value attribute at the position of the
 // attribute n it comes from.
 func nativeSplitDef(ev *Evaluator, pos syntax.Pos, a []*Value) *Value {
-	sFile := ev.syms.Intern("file")
-	da := ev.ForceAttrs(pos, a[0])
-	f, ok := da.Get(sFile)
-	if !ok {
-		ev.errorAt(pos, "attribute 'file' missing")
-	}
-	v, ok := da.Get(ev.sValue)
-	if !ok {
-		ev.errorAt(pos, "attribute 'value' missing")
-	}
+	file, v := ev.defParts(pos, a[0], true)
 	va := ev.ForceAttrs(pos, v.Val)
 	out := make([]Attr, len(va.list))
 	for i, x := range va.list {
-		d := MkAttrs(newAttrs([]Attr{{Name: sFile, Val: f.Val}, {Name: ev.sValue, Val: x.Val, Pos: x.Pos}}))
-		out[i] = Attr{Name: x.Name, Val: d, Pos: x.Pos}
+		out[i] = Attr{Name: x.Name, Val: ev.mkDef(file, x.Val, x.Pos), Pos: x.Pos}
 	}
 	return mkAttrsList(out)
 }
