@@ -2,6 +2,7 @@ package build
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -19,10 +20,11 @@ import (
 )
 
 // builderEnv computes the builder's environment exactly as Nix 2.8's
-// initEnv/initTmpDir/writeStructuredAttrs, writing passAsFile and
-// structured-attrs files into hostBuildDir. sandboxBuildDir is the build
-// directory as the builder sees it.
-func builderEnv(drv *derivation.Derivation, storeDir string, cores int, hostBuildDir, sandboxBuildDir string) (map[string]string, error) {
+// initEnv/initTmpDir/writeStructuredAttrs, writing passAsFile,
+// structured-attrs and exportReferencesGraph files into hostBuildDir.
+// sandboxBuildDir is the build directory as the builder sees it; graphs
+// answers exportReferencesGraph (nil: the attribute is ignored).
+func builderEnv(ctx context.Context, drv *derivation.Derivation, storeDir string, cores int, hostBuildDir, sandboxBuildDir string, graphs *refGraph) (map[string]string, error) {
 	env := map[string]string{
 		"PATH":            "/path-not-set",
 		"HOME":            "/homeless-shelter",
@@ -30,7 +32,7 @@ func builderEnv(drv *derivation.Derivation, storeDir string, cores int, hostBuil
 		"NIX_BUILD_CORES": strconv.Itoa(cores),
 	}
 	if jsonStr, structured := drv.Env["__json"]; structured {
-		if err := writeStructuredAttrs(drv, jsonStr, env, hostBuildDir, sandboxBuildDir); err != nil {
+		if err := writeStructuredAttrs(ctx, drv, jsonStr, env, hostBuildDir, sandboxBuildDir, graphs); err != nil {
 			return nil, err
 		}
 	} else {
@@ -48,6 +50,11 @@ func builderEnv(drv *derivation.Derivation, storeDir string, cores int, hostBuil
 				return nil, fmt.Errorf("writing passAsFile attribute '%s': %w", k, err)
 			}
 			env[k+"Path"] = sandboxBuildDir + "/" + fn
+		}
+		if v, ok := drv.Env["exportReferencesGraph"]; ok && graphs != nil {
+			if err := graphs.writeExportedGraphs(ctx, storeDir, v, hostBuildDir); err != nil {
+				return nil, err
+			}
 		}
 	}
 	env["NIX_BUILD_TOP"] = sandboxBuildDir
@@ -87,7 +94,7 @@ func impureEnvVars(drv *derivation.Derivation) []string {
 
 var shVarName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
-func writeStructuredAttrs(drv *derivation.Derivation, jsonStr string, env map[string]string, hostDir, sandboxDir string) error {
+func writeStructuredAttrs(ctx context.Context, drv *derivation.Derivation, jsonStr string, env map[string]string, hostDir, sandboxDir string, graphs *refGraph) error {
 	dec := json.NewDecoder(strings.NewReader(jsonStr))
 	dec.UseNumber()
 	var attrs map[string]any
@@ -102,6 +109,11 @@ func writeStructuredAttrs(drv *derivation.Derivation, jsonStr string, env map[st
 		outputs[name] = o.Path
 	}
 	attrs["outputs"] = outputs
+	if graphs != nil {
+		if err := graphs.addStructuredGraphs(ctx, attrs); err != nil {
+			return err
+		}
+	}
 	var js bytes.Buffer
 	writeNixJSON(&js, attrs)
 	sh := structuredAttrsShell(attrs)

@@ -31,14 +31,22 @@ func drvBaseName(drvPath string) string {
 // buildNode builds one derivation and registers (or checks) its outputs.
 func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) {
 	drv := n.drv
+	check := n.top && b.opts.Mode != Normal
+	// Lock the outputs; if another process built them meanwhile, done.
+	if valid, err := b.lockOutputs(ctx, n, check); err != nil || valid {
+		return err
+	}
+	defer func() { n.outLocks.Release(err == nil) }()
 	b.ui.started(n)
 	defer func() { b.ui.finished(n, err) }()
 
-	check := n.top && b.opts.Mode != Normal
 	isBuiltin := strings.HasPrefix(drv.Builder, "builtin:")
-	if drv.Platform != b.opts.System && !(isBuiltin && drv.Platform == "builtin") && !isBuiltin {
-		return fmt.Errorf("a '%s' with features {} is required to build '%s', but I am a '%s' with features {}",
-			drv.Platform, n.drvPath, b.opts.System)
+	attrs, err := parseDrvAttrs(n.drvPath, drv)
+	if err != nil {
+		return err
+	}
+	if err := b.checkCanBuild(n, attrs); err != nil {
+		return err
 	}
 	sandboxed := !b.opts.NoSandbox
 	if drv.Env["__noChroot"] == "1" && sandboxed && b.st.RealStoreDir() == string(b.st.StoreDir()) {
@@ -163,7 +171,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 	if isBuiltin {
 		err = b.runBuiltin(ctx, n, cfg, out)
 	} else {
-		cfg.Env, err = builderEnv(drv, string(b.st.StoreDir()), b.opts.Cores, buildDir, sandboxBuildDir)
+		cfg.Env, err = builderEnv(ctx, drv, string(b.st.StoreDir()), b.opts.Cores, buildDir, sandboxBuildDir, newRefGraph(b.st, closure))
 		if err == nil {
 			err = sandbox.Run(ctx, cfg)
 		}
@@ -238,7 +246,10 @@ func (b *builder) finishOutputs(ctx context.Context, n *node, cfg *sandbox.Confi
 	if check {
 		return b.checkOutputs(ctx, n, regs)
 	}
-	infos, err := b.st.RegisterOutputs(ctx, regs)
+	if err := b.enforceOutputChecks(ctx, n, regs); err != nil {
+		return err
+	}
+	infos, err := b.st.RegisterOutputsLocked(ctx, regs, n.outLocks)
 	if err != nil {
 		return fmt.Errorf("registering outputs of '%s': %w", n.drvPath, err)
 	}
@@ -312,7 +323,7 @@ func (b *builder) checkOutputs(ctx context.Context, n *node, regs []store.Output
 		return errors.New(msg)
 	}
 	if len(register) > 0 {
-		if _, err := b.st.RegisterOutputs(ctx, register); err != nil {
+		if _, err := b.st.RegisterOutputsLocked(ctx, register, n.outLocks); err != nil {
 			return fmt.Errorf("registering outputs of '%s': %w", n.drvPath, err)
 		}
 	}

@@ -63,6 +63,10 @@ type Options struct {
 	BuildUIDBase int
 	// System is this machine's platform; default x86_64-linux etc.
 	System string
+	// SystemFeatures is the `system-features` setting: what derivations may
+	// require (requiredSystemFeatures). nil means DefaultSystemFeatures();
+	// an empty non-nil slice means none.
+	SystemFeatures []string
 	// Status receives progress messages and, unless Quiet, build logs.
 	Status io.Writer
 	// Terminal draws a live status line instead of plain progress lines.
@@ -167,6 +171,11 @@ type node struct {
 	expanded bool
 	// forceBuild: --check/--rebuild of a requested derivation.
 	forceBuild bool
+	// outLocks are the locks on the outputs, held while it builds.
+	outLocks *store.PathLocks
+	// lockWanted are the wanted outputs when the build started (n.wanted
+	// may grow meanwhile, on the scheduler's goroutine).
+	lockWanted []string
 }
 
 // Realise makes the requested paths valid, building what is missing. The
@@ -456,6 +465,7 @@ func (b *builder) schedule(parent context.Context) error {
 	running, substRunning, stopped := 0, 0, false
 	start := func(n *node, slot int) {
 		n.started = true
+		n.lockWanted = sortedKeys(n.wanted)
 		running++
 		go func() {
 			var err error

@@ -64,7 +64,12 @@ func (f *buildFlags) options(st *store.Store, stderr io.Writer) (build.Options, 
 	if err != nil {
 		return build.Options{}, err
 	}
+	features, err := systemFeaturesFor(f.settings)
+	if err != nil {
+		return build.Options{}, err
+	}
 	o := build.Options{
+		SystemFeatures:   features,
 		Substituter:      sub,
 		Store:            st,
 		MaxJobs:          f.jobs,
@@ -85,6 +90,27 @@ func (f *buildFlags) options(st *store.Store, stderr io.Writer) (build.Options, 
 		o.Mode = build.Rebuild
 	}
 	return o, nil
+}
+
+// systemFeaturesFor is the `system-features` setting: Nix's defaults
+// (build.DefaultSystemFeatures), then $ONIX_CONF, then --option, so that
+// `extra-system-features` adds to the defaults as in Nix.
+func systemFeaturesFor(settings []cache.Option) ([]string, error) {
+	cfg := cache.NewConfig()
+	if err := cfg.Set("system-features", strings.Join(build.DefaultSystemFeatures(), " ")); err != nil {
+		return nil, err
+	}
+	if p := os.Getenv("ONIX_CONF"); p != "" {
+		if err := cfg.ParseFile(p); err != nil {
+			return nil, fmt.Errorf("loading settings: ONIX_CONF: %w", err)
+		}
+	}
+	for _, o := range settings {
+		if err := cfg.Set(o.Name, o.Value); err != nil {
+			return nil, fmt.Errorf("loading settings: --option %s: %w", o.Name, err)
+		}
+	}
+	return append([]string{}, cfg.List("system-features")...), nil
 }
 
 // substituterFor builds the substituters from $ONIX_CONF and the --option
@@ -257,7 +283,8 @@ Options:
   --no-sandbox             run builders without the sandbox (store root / only)
   --store ROOT             physical root of the local store
   --option NAME VALUE      set a nix.conf setting (substituters,
-                           trusted-public-keys, require-sigs, substitute, ...)
+                           trusted-public-keys, require-sigs, substitute,
+                           system-features, ...)
   --substituters URLS      binary caches to substitute from (space-separated)
   --trusted-public-keys K  keys whose signatures are trusted
   --offline                do not substitute; build everything missing

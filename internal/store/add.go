@@ -538,6 +538,13 @@ type Output struct {
 // hashed (and scanned for references), moved into place and then all are
 // registered in one transaction with ultimate = 1. It returns their infos.
 func (s *Store) RegisterOutputs(ctx context.Context, outs []Output) ([]*PathInfo, error) {
+	return s.RegisterOutputsLocked(ctx, outs, nil)
+}
+
+// RegisterOutputsLocked is RegisterOutputs for a caller that already holds
+// the locks of some outputs (held, from LockPaths, as a builder does from
+// before its build): those are not locked again, and stay held.
+func (s *Store) RegisterOutputsLocked(ctx context.Context, outs []Output, held *PathLocks) ([]*PathInfo, error) {
 	if len(outs) == 0 {
 		return nil, nil
 	}
@@ -560,6 +567,9 @@ func (s *Store) RegisterOutputs(ctx context.Context, outs []Output) ([]*PathInfo
 	for _, p := range all {
 		if err := s.addTempRoot(ctx, p); err != nil {
 			return nil, err
+		}
+		if held.Holds(p) {
+			continue
 		}
 		l, err := lockPath(ctx, s.RealPath(p))
 		if err != nil {

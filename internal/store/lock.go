@@ -90,13 +90,19 @@ type pathLock struct {
 }
 
 func lockPath(ctx context.Context, realPath string) (*pathLock, error) {
+	return lockPathWait(ctx, realPath, nil)
+}
+
+// lockPathWait is lockPath calling onWait (if non-nil) when the lock is
+// not immediately available.
+func lockPathWait(ctx context.Context, realPath string, onWait func()) (*pathLock, error) {
 	name := realPath + ".lock"
 	for {
 		f, err := openLockFile(name, true)
 		if err != nil {
 			return nil, err
 		}
-		if err := lockCtx(ctx, f, lockExclusive, nil); err != nil {
+		if err := lockCtx(ctx, f, lockExclusive, onWait); err != nil {
 			f.Close()
 			return nil, err
 		}
