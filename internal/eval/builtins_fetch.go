@@ -7,17 +7,14 @@ import (
 	"compress/bzip2"
 	"compress/gzip"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
-	"path"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -88,7 +85,10 @@ func (st *storeState) fetch(pos syntax.Pos, arg *Value, who string, unpack bool,
 	var p string
 	if unpack {
 		dir := filepath.Join(tmp, "unpack")
-		top, err := unpackTarball(file, dir)
+		top, err := unpackArchive(ev.ctx, file, dir)
+		if errors.Is(err, errTopLevel) {
+			ev.errorAt(pos, "tarball '%s' contains an unexpected number of top-level files", rawURL)
+		}
 		if err != nil {
 			ev.errorAt(pos, "unpacking '%s': %s", rawURL, err)
 		}
@@ -189,28 +189,9 @@ func decompress(r *bufio.Reader) (io.Reader, error) {
 	return r, nil
 }
 
-// unpackTarball unpacks a (compressed) tar file into dir and returns its
-// single top-level entry, as Nix's downloadTarball requires.
-func unpackTarball(file, dir string) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	if err := extractTar(f, dir); err != nil {
-		return "", err
-	}
-	ents, err := os.ReadDir(dir)
-	if err != nil {
-		return "", err
-	}
-	if len(ents) != 1 {
-		return "", fmt.Errorf("tarball contains an unexpected number of top-level files")
-	}
-	return filepath.Join(dir, ents[0].Name()), nil
-}
-
-// extractTar extracts a possibly compressed tar stream into dir.
+// extractTar extracts a possibly compressed tar stream into dir. Member
+// names with ".." and extraction through symlinks are refused (libarchive's
+// SECURE_NODOTDOT and SECURE_SYMLINKS); absolute names are made relative.
 func extractTar(r io.Reader, dir string) error {
 	dr, err := decompress(bufio.NewReader(r))
 	if err != nil {
@@ -228,229 +209,53 @@ func extractTar(r io.Reader, dir string) error {
 		if err != nil {
 			return err
 		}
-		name := path.Clean(strings.TrimPrefix(h.Name, "/"))
-		if name == "." {
-			continue
+		if err := extractTarEntry(tr, h, dir); err != nil {
+			return fmt.Errorf("tar member '%s': %w", h.Name, err)
 		}
-		if !filepath.IsLocal(name) {
-			return fmt.Errorf("archive entry '%s' escapes the destination", h.Name)
-		}
-		dst := filepath.Join(dir, filepath.FromSlash(name))
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	}
+}
+
+func extractTarEntry(tr *tar.Reader, h *tar.Header, dir string) error {
+	switch h.Typeflag {
+	case tar.TypeDir, tar.TypeReg, tar.TypeRegA, tar.TypeSymlink, tar.TypeLink:
+	default:
+		return nil // pax headers, devices, fifos: ignored
+	}
+	rel, err := archivePath(h.Name, true)
+	if err != nil {
+		return err
+	}
+	if rel == "" {
+		return nil
+	}
+	dst, err := prepareDest(dir, rel)
+	if err != nil {
+		return err
+	}
+	switch h.Typeflag {
+	case tar.TypeDir:
+		return mkdirDest(dst)
+	case tar.TypeSymlink:
+		if err := clearDest(dst); err != nil {
 			return err
 		}
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(dst, 0o755); err != nil {
-				return err
-			}
-		case tar.TypeReg, tar.TypeRegA:
-			mode := os.FileMode(0o644)
-			if h.Mode&0o100 != 0 {
-				mode = 0o755
-			}
-			_ = os.RemoveAll(dst)
-			out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, mode)
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(out, tr); err != nil {
-				out.Close()
-				return err
-			}
-			if err := out.Close(); err != nil {
-				return err
-			}
-		case tar.TypeSymlink:
-			_ = os.RemoveAll(dst)
-			if err := os.Symlink(h.Linkname, dst); err != nil {
-				return err
-			}
-		case tar.TypeLink:
-			target := path.Clean(strings.TrimPrefix(h.Linkname, "/"))
-			if !filepath.IsLocal(target) {
-				return fmt.Errorf("archive hard link '%s' escapes the destination", h.Linkname)
-			}
-			_ = os.RemoveAll(dst)
-			if err := os.Link(filepath.Join(dir, filepath.FromSlash(target)), dst); err != nil {
-				return err
-			}
-		default:
-			// pax headers, devices, fifos: ignored
-		}
-	}
-}
-
-// fetchGit implements builtins.fetchGit for local repositories, like Nix
-// 2.8: a dirty working tree without ref/rev is copied (tracked files);
-// otherwise the commit is exported with `git archive`.
-func (st *storeState) fetchGit(pos syntax.Pos, arg *Value) *Value {
-	ev := st.ev
-	ev.force(arg)
-	var rawURL, ref, rev string
-	name := "source"
-	submodules := false
-	if arg.kind == KAttrs {
-		for _, at := range ev.sortedAttrs(arg.Attrs()) {
-			switch n := ev.syms.Name(at.Name); n {
-			case "url":
-				s, _ := ev.CoerceToString(pos, at.Val, false, false)
-				rawURL = s
-			case "ref":
-				ref = ev.ForceStringNoCtx(pos, at.Val)
-			case "rev":
-				rev = ev.ForceStringNoCtx(pos, at.Val)
-			case "name":
-				name = ev.ForceStringNoCtx(pos, at.Val)
-			case "submodules":
-				submodules = ev.ForceBool(pos, at.Val)
-			case "shallow", "allRefs":
-				ev.ForceBool(pos, at.Val)
-			default:
-				ev.errorAt(pos, "unsupported argument '%s' to 'fetchGit'", n)
-			}
-		}
-	} else {
-		rawURL, _ = ev.CoerceToString(pos, arg, false, false)
-	}
-	if submodules {
-		ev.errorAt(pos, "fetchGit: 'submodules = true' is not supported yet")
-	}
-	dir := rawURL
-	if strings.HasPrefix(dir, "file://") {
-		u, err := url.Parse(dir)
+		return os.Symlink(h.Linkname, dst)
+	case tar.TypeLink:
+		target, err := archivePath(h.Linkname, true)
 		if err != nil {
-			ev.errorAt(pos, "%s", err)
+			return err
 		}
-		dir = u.Path
-	}
-	if !strings.HasPrefix(dir, "/") {
-		ev.errorAt(pos, "fetchGit: only local repositories are supported, not '%s'", rawURL)
-	}
-	if rev != "" {
-		if len(rev) != 40 || strings.Trim(rev, "0123456789abcdef") != "" {
-			ev.errorAt(pos, "hash '%s' is not a valid Git revision", rev)
+		if target == "" {
+			return fmt.Errorf("hard link to the archive root")
 		}
-	}
-	git := func(args ...string) string {
-		out, err := runGit(ev.ctx, dir, args...)
-		if err != nil {
-			ev.errorAt(pos, "%s", err)
+		if err := checkNoSymlinkParents(dir, target); err != nil {
+			return err
 		}
-		return out
-	}
-	b := ev.NewAttrsBuilder(8)
-	setTime := func(t int64) {
-		b.Set("lastModified", MkInt(t))
-		b.Set("lastModifiedDate", MkString(time.Unix(t, 0).UTC().Format("20060102150405")))
-	}
-	if ref == "" && rev == "" {
-		_, headErr := runGit(ev.ctx, dir, "rev-parse", "--verify", "--no-revs", "HEAD^{commit}")
-		hasHead := headErr == nil
-		if _, err := os.Stat(filepath.Join(dir, ".git")); err != nil {
-			ev.errorAt(pos, "'%s' is not a Git repository", dir)
+		if err := clearDest(dst); err != nil {
+			return err
 		}
-		clean := false
-		if hasHead {
-			_, err := runGit(ev.ctx, dir, "diff", "HEAD", "--quiet", "--ignore-submodules", "--")
-			clean = err == nil
-		}
-		if !clean {
-			fmt.Fprintf(ev.opts.Stderr, "warning: Git tree '%s' is dirty\n", dir)
-			files := map[string]bool{}
-			for _, f := range strings.Split(git("ls-files", "-z"), "\x00") {
-				if f != "" {
-					files[f] = true
-				}
-			}
-			root := filepath.Clean(dir)
-			filter := func(p string, mode os.FileMode) bool {
-				rel := strings.TrimPrefix(p, root+"/")
-				if mode.IsDir() {
-					for f := range files {
-						if strings.HasPrefix(f, rel+"/") {
-							return true
-						}
-					}
-					return false
-				}
-				return files[rel]
-			}
-			p := st.addPath(pos, name, root, true, filter, nil)
-			nh, _, err := nar.HashPath(ev.ctx, root, filter)
-			if err != nil {
-				ev.errorAt(pos, "%s", err)
-			}
-			var lm int64
-			if hasHead {
-				lm, _ = strconv.ParseInt(strings.TrimSpace(git("log", "-1", "--format=%ct", "--no-show-signature", "HEAD")), 10, 64)
-			}
-			b.Set("outPath", MkStringCtx(p, NewContext(p)))
-			b.Set("narHash", MkString(nh.SRI()))
-			b.Set("submodules", MkBool(false))
-			zero := strings.Repeat("0", 40)
-			b.Set("rev", MkString(zero))
-			b.Set("shortRev", MkString(zero[:7]))
-			b.Set("revCount", MkInt(0))
-			setTime(lm)
-			return b.Value()
-		}
+		return os.Link(filepath.Join(dir, filepath.FromSlash(target)), dst)
+	default:
+		return writeDestFile(dst, tr, h.Mode&0o100 != 0)
 	}
-	if rev == "" {
-		if ref == "" {
-			ref = strings.TrimSpace(git("rev-parse", "--abbrev-ref", "HEAD"))
-		}
-		rev = strings.TrimSpace(git("rev-parse", ref))
-	} else if _, err := runGit(ev.ctx, dir, "cat-file", "-e", rev+"^{commit}"); err != nil {
-		ev.errorAt(pos, "Cannot find Git revision '%s' in repository '%s'", rev, dir)
-	}
-	tmp, err := os.MkdirTemp("", "onix-git-")
-	if err != nil {
-		ev.errorAt(pos, "%s", err)
-	}
-	defer os.RemoveAll(tmp)
-	cmd := exec.CommandContext(ev.ctx, "git", "-C", dir, "archive", rev)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		ev.errorAt(pos, "%s", err)
-	}
-	if err := cmd.Start(); err != nil {
-		ev.errorAt(pos, "running git: %s", err)
-	}
-	xerr := extractTar(out, tmp)
-	_, _ = io.Copy(io.Discard, out)
-	if err := cmd.Wait(); err != nil {
-		ev.errorAt(pos, "git archive %s: %s %s", rev, err, strings.TrimSpace(stderr.String()))
-	}
-	if xerr != nil {
-		ev.errorAt(pos, "unpacking git archive: %s", xerr)
-	}
-	p := st.addPath(pos, name, tmp, true, nil, nil)
-	nh, _, err := nar.HashPath(ev.ctx, tmp, nil)
-	if err != nil {
-		ev.errorAt(pos, "%s", err)
-	}
-	lm, _ := strconv.ParseInt(strings.TrimSpace(git("log", "-1", "--format=%ct", "--no-show-signature", rev)), 10, 64)
-	rc, _ := strconv.ParseInt(strings.TrimSpace(git("rev-list", "--count", rev)), 10, 64)
-	b.Set("outPath", MkStringCtx(p, NewContext(p)))
-	b.Set("narHash", MkString(nh.SRI()))
-	b.Set("submodules", MkBool(false))
-	b.Set("rev", MkString(rev))
-	b.Set("shortRev", MkString(rev[:7]))
-	b.Set("revCount", MkInt(rc))
-	setTime(lm)
-	return b.Value()
-}
-
-func runGit(ctx context.Context, dir string, args ...string) (string, error) {
-	cmd := exec.CommandContext(ctx, "git", append([]string{"-C", dir}, args...)...)
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Run(); err != nil {
-		return stdout.String(), fmt.Errorf("git %s: %v: %s", strings.Join(args, " "), err, strings.TrimSpace(stderr.String()))
-	}
-	return stdout.String(), nil
 }
