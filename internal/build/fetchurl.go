@@ -3,6 +3,7 @@ package build
 import (
 	"context"
 	"fmt"
+	"github.com/onix-dev/onix/internal/ctxio"
 	"io"
 	"net/http"
 	"net/url"
@@ -61,7 +62,7 @@ func (b *builder) fetchurl(ctx context.Context, n *node, cfg *sandbox.Config, lo
 	if err != nil {
 		return fmt.Errorf("fetchurl: %w", err)
 	}
-	if _, err := io.Copy(f, ctxReader{ctx, body}); err != nil {
+	if _, err := io.Copy(f, ctxio.Reader(ctx, body)); err != nil {
 		f.Close()
 		return fmt.Errorf("downloading '%s': %w", rawURL, err)
 	}
@@ -105,16 +106,4 @@ func openURL(ctx context.Context, rawURL string) (io.ReadCloser, error) {
 	default:
 		return nil, fmt.Errorf("unable to download '%s': unsupported URL scheme '%s'", rawURL, u.Scheme)
 	}
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }

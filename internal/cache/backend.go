@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/onix-dev/onix/internal/ctxio"
 	"io"
 	"io/fs"
 	"net/http"
@@ -117,7 +118,7 @@ func (b *fileBackend) put(ctx context.Context, name string, r io.Reader, _ int64
 	if err != nil {
 		return fmt.Errorf("writing %s/%s: %w", b.url, name, err)
 	}
-	_, err = io.Copy(f, ctxReader{ctx, r})
+	_, err = io.Copy(f, ctxio.Reader(ctx, r))
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
@@ -154,19 +155,6 @@ func (b *fileBackend) putFile(ctx context.Context, name, src string) error {
 	}
 	defer f.Close()
 	return b.put(ctx, name, f, -1, "")
-}
-
-// ctxReader makes long copies cancellable.
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // httpBackend is an `http(s)://` cache.

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onix-dev/onix/internal/ctxio"
 	"io"
 	"os"
 	"path"
@@ -51,7 +52,7 @@ func unpackArchive(ctx context.Context, file, dir string) (string, error) {
 		if _, err := f.Seek(0, io.SeekStart); err != nil {
 			return "", err
 		}
-		if err := extractTar(ctxReader{ctx, f}, dir); err != nil {
+		if err := extractTar(ctxio.Reader(ctx, f), dir); err != nil {
 			return "", err
 		}
 	}
@@ -67,18 +68,6 @@ func unpackArchive(ctx context.Context, file, dir string) (string, error) {
 
 // errTopLevel: the archive does not have exactly one top-level member.
 var errTopLevel = errors.New("archive contains an unexpected number of top-level files")
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
-}
 
 // archivePath validates an archive member name and returns it cleaned and
 // slash-separated relative to the destination ("" for the root itself).
@@ -323,7 +312,7 @@ func extractZipEntry(ctx context.Context, f *zip.File, dir string) error {
 			return err
 		}
 		defer rc.Close()
-		return writeDestFile(dst, ctxReader{ctx, rc}, mode&0o100 != 0)
+		return writeDestFile(dst, ctxio.Reader(ctx, rc), mode&0o100 != 0)
 	case unixIFLNK:
 		rc, err := f.Open()
 		if err != nil {

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"github.com/onix-dev/onix/internal/ctxio"
 	"io"
 	"os"
 	"path/filepath"
@@ -340,7 +341,7 @@ func (s *Store) writeFlat(ctx context.Context, src, dst string, narH *hash.Hashe
 		out.Close()
 		return nil, err
 	}
-	n, err := io.Copy(io.MultiWriter(out, contentH, nw), ctxReader{ctx, in})
+	n, err := io.Copy(io.MultiWriter(out, contentH, nw), ctxio.Reader(ctx, in))
 	if err == nil && n != st.Size() {
 		err = fmt.Errorf("%s changed size while reading", src)
 	}
@@ -370,18 +371,6 @@ func (s *Store) writeRecursive(ctx context.Context, src string, filter nar.Filte
 		return fmt.Errorf("adding %s: %w", src, err)
 	}
 	return nil
-}
-
-type ctxReader struct {
-	ctx context.Context
-	r   io.Reader
-}
-
-func (c ctxReader) Read(p []byte) (int, error) {
-	if err := c.ctx.Err(); err != nil {
-		return 0, err
-	}
-	return c.r.Read(p)
 }
 
 // AddTextToStore adds a text object (builtins.toFile, .drv files) with the
