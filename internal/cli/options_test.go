@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -59,6 +60,22 @@ func section(t *testing.T, out, title string) string {
 	return strings.TrimRight(body, "\n")
 }
 
+// lineOf returns the 1-based line of the first line of file containing s.
+func lineOf(t *testing.T, file, s string) int {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, l := range strings.Split(string(b), "\n") {
+		if strings.Contains(l, s) {
+			return i + 1
+		}
+	}
+	t.Fatalf("%s has no line containing %q", file, s)
+	return 0
+}
+
 func TestOptionsExampleOption(t *testing.T) {
 	dir := exampleDir(t)
 	example := filepath.Join(dir, "default.nix")
@@ -68,8 +85,8 @@ func TestOptionsExampleOption(t *testing.T) {
 		"Default":     `"nixos"`,
 		"Type":        "string",
 		"Description": "The name of the machine.",
-		"Declared by": "  " + filepath.Join(dir, "options.nix") + ":10",
-		"Defined by":  "  " + filepath.Join(dir, "configuration.nix") + ":\n    \"web-01\"",
+		"Declared by": fmt.Sprintf("  %s:%d", filepath.Join(dir, "options.nix"), lineOf(t, filepath.Join(dir, "options.nix"), "networking.hostName = mkOption")),
+		"Defined by":  fmt.Sprintf("  %s:%d:\n    \"web-01\"", filepath.Join(dir, "configuration.nix"), lineOf(t, filepath.Join(dir, "configuration.nix"), "networking.hostName = ")),
 	} {
 		if got := section(t, out, title); got != want {
 			t.Errorf("networking.hostName %s:\n got %q\nwant %q", title, got, want)
@@ -130,7 +147,8 @@ func TestOptionsSubmodule(t *testing.T) {
 	if got := section(t, out, "Value"); got != "true" {
 		t.Errorf("alice.isNormalUser value %q, want true\n%s", got, out)
 	}
-	if got, want := section(t, out, "Defined by"), "  "+filepath.Join(dir, "configuration.nix")+":\n    true"; got != want {
+	conf := filepath.Join(dir, "configuration.nix")
+	if got, want := section(t, out, "Defined by"), fmt.Sprintf("  %s:%d:\n    true", conf, lineOf(t, conf, "isNormalUser = true")); got != want {
 		t.Errorf("alice.isNormalUser definitions:\n got %q\nwant %q", got, want)
 	}
 	if got := section(t, out, "Declared by"); !strings.Contains(got, filepath.Join(dir, "options.nix")) {
