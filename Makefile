@@ -10,6 +10,11 @@ deps:
 	  apt-get update -qq && apt-get install -y -qq nix-bin busybox-static time bc util-linux iproute2 git >/dev/null; \
 	fi
 
+# onix is one static binary: no cgo (the store's SQLite is pure Go), so no
+# dynamic loader either (which also makes each build's sandbox init start
+# faster). Exported, so the binaries tests build are static too.
+export CGO_ENABLED = 0
+
 build:
 	go build -o onix ./cmd/onix
 

@@ -16,7 +16,7 @@ runs=3 filter=.
 while getopts n:f: o; do case $o in n) runs=$OPTARG;; f) filter=$OPTARG;; *) exit 2;; esac; done
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
-(cd "$here" && go build -o "$out/onix" ./cmd/onix)
+(cd "$here" && CGO_ENABLED=0 go build -o "$out/onix" ./cmd/onix)
 # Run by run, alternating Nix and onix on each file, so that both see the
 # same machine load; each tool's row is its fastest run and its peak RSS.
 : >"$out/nix.txt"

@@ -5,6 +5,7 @@
 # Instantiation (nix-instantiate) is not timed; only realisation is.
 #
 # Usage: bench/build/run.sh [N=1000] [JOBS=nproc]
+# ONIX=path/to/onix uses that binary instead of building ./cmd/onix.
 set -euo pipefail
 N=${1:-1000}
 JOBS=${2:-$(nproc)}
@@ -15,7 +16,11 @@ trap 'rm -rf "$work"' EXIT
 
 command -v nix-instantiate >/dev/null || { echo "nix-instantiate (Nix 2.8) is required" >&2; exit 1; }
 [ -x /bin/busybox ] || { echo "/bin/busybox (busybox-static) is required" >&2; exit 1; }
-(cd "$repo" && go build -o "$work/onix" ./cmd/onix)
+if [ -n "${ONIX:-}" ]; then
+  cp "$ONIX" "$work/onix"
+else
+  (cd "$repo" && CGO_ENABLED=0 go build -o "$work/onix" ./cmd/onix)
+fi
 
 mkdir -p "$work/expr/bb/bin"
 cp /bin/busybox "$work/expr/bb/bin/busybox"

@@ -34,7 +34,7 @@ secs() { echo "$2 - $1" | bc; }
 if [ -n "${ONIX_BIN:-}" ]; then
 	ONIX=$ONIX_BIN
 else
-	go build -o "$WORK/onix" ./cmd/onix
+	CGO_ENABLED=0 go build -o "$WORK/onix" ./cmd/onix
 	ONIX=$WORK/onix
 fi
 go build -o "$WORK/gen" ./bench/cache/gen

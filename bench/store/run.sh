@@ -13,7 +13,7 @@ trap 'chmod -R u+w "$work" 2>/dev/null; rm -rf "$work"' EXIT
 nixc=(nix --extra-experimental-features nix-command)
 
 echo "building onix..." >&2
-(cd "$repo" && go build -o "$work/onix" ./cmd/onix)
+(cd "$repo" && CGO_ENABLED=0 go build -o "$work/onix" ./cmd/onix)
 onix="$work/onix"
 
 echo "generating 20,000 small files and a 1 GiB file..." >&2

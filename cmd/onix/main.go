@@ -10,7 +10,9 @@ import (
 
 func main() {
 	// The build sandbox's init runs once per build: go straight to it,
-	// without setting up the command tree.
+	// without setting up the command tree. (It and the sandbox spawner
+	// normally take over even earlier, before most package initialisation:
+	// see package internal/build/sandbox/nsinit.)
 	if len(os.Args) == 2 && os.Args[1] == cli.SandboxChildArg {
 		os.Exit(sandbox.ChildMain())
 	}

@@ -110,7 +110,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 	keepBuildDir := false
 	defer func() {
 		if !keepBuildDir {
-			_ = os.RemoveAll(buildDir)
+			_ = b.sandboxes.RemoveLater(buildDir) // failures: see schedule
 		}
 	}()
 	if err := os.Chmod(buildDir, 0o700); err != nil {
@@ -137,6 +137,8 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 		HostGID:         -1,
 		Log:             out,
 		Seccomp:         !b.opts.DisableSeccomp,
+		Pool:            b.sandboxes,
+		Slot:            slot,
 	}
 	for _, p := range closure {
 		cfg.Inputs = append(cfg.Inputs, sandbox.Input{Source: b.st.RealPath(p), Target: p})

@@ -15,6 +15,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/onix-dev/onix/internal/build/sandbox"
 	"github.com/onix-dev/onix/internal/cache"
 	"github.com/onix-dev/onix/internal/nixcompat/derivation"
 	"github.com/onix-dev/onix/internal/store"
@@ -222,6 +223,8 @@ type builder struct {
 	users *userPool
 	ui    *ui
 	refs  *refCache
+	// sandboxes is the session's sandbox pool (see schedule).
+	sandboxes *sandbox.Pool
 }
 
 func (b *builder) loadDrv(ctx context.Context, drvPath string) (*derivation.Derivation, error) {
@@ -419,6 +422,11 @@ func (b *builder) schedule(parent context.Context) error {
 	}
 	defer users.close()
 	b.users = users
+	// Per slot: the sandbox init of the next build, started ahead, and
+	// sandbox roots to reuse; build directories are removed in the
+	// background. Closed below, where its errors are reported.
+	b.sandboxes = sandbox.NewPool()
+	defer b.sandboxes.Close()
 	defer b.ui.finish()
 	b.ui.announce(todo)
 
@@ -560,8 +568,12 @@ func (b *builder) schedule(parent context.Context) error {
 			}
 		}
 	}
+	cleanupErr := b.sandboxes.Close()
 	if err := parent.Err(); err != nil {
 		return fmt.Errorf("build interrupted: %w", err)
+	}
+	if cleanupErr != nil {
+		return fmt.Errorf("cleaning up after building: %w", cleanupErr)
 	}
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"github.com/onix-dev/onix/internal/ctxio"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -523,9 +524,31 @@ type Output struct {
 	CA         string
 }
 
+// moveIntoPlace renames src to dst. A directory needs write permission
+// to move to another parent (its ".." changes), which canonicalisation
+// took away: then (when not root) it gets it back for the move.
+func moveIntoPlace(src, dst string) error {
+	err := os.Rename(src, dst)
+	if !errors.Is(err, fs.ErrPermission) {
+		return err
+	}
+	if fi, serr := os.Lstat(src); serr != nil || !fi.IsDir() || fi.Mode().Perm() != 0o555 {
+		return err
+	}
+	if cerr := os.Chmod(src, 0o755); cerr != nil {
+		return err
+	}
+	if err = os.Rename(src, dst); err != nil {
+		_ = os.Chmod(src, 0o555)
+		return err
+	}
+	return os.Chmod(dst, 0o555)
+}
+
 // RegisterOutputs makes built outputs valid: each is canonicalised,
-// hashed (and scanned for references), moved into place and then all are
-// registered in one transaction with ultimate = 1. It returns their infos.
+// hashed (and scanned for references) and moved into place, then all are
+// made durable (one syncfs) and registered in one transaction with
+// ultimate = 1. It returns their infos.
 func (s *Store) RegisterOutputs(ctx context.Context, outs []Output) ([]*PathInfo, error) {
 	return s.RegisterOutputsLocked(ctx, outs, nil)
 }
@@ -574,7 +597,8 @@ func (s *Store) RegisterOutputsLocked(ctx context.Context, outs []Output, held *
 		if src == "" {
 			src = real
 		}
-		if _, err := canonicalise(src); err != nil {
+		// Made durable below, with the rename.
+		if _, err := canonicaliseTree(src); err != nil {
 			return nil, err
 		}
 		h, _ := hash.NewHasher(hash.SHA256)
@@ -609,7 +633,7 @@ func (s *Store) RegisterOutputsLocked(ctx context.Context, outs []Output, held *
 					return nil, fmt.Errorf("removing invalid leftover %s: %w", real, err)
 				}
 			}
-			if err := os.Rename(src, real); err != nil {
+			if err := moveIntoPlace(src, real); err != nil {
 				return nil, fmt.Errorf("moving output %s into place: %w", p, err)
 			}
 		}
@@ -618,7 +642,11 @@ func (s *Store) RegisterOutputsLocked(ctx context.Context, outs []Output, held *
 			Deriver: o.Deriver, CA: o.CA, Ultimate: true,
 		}})
 	}
-	if err := fsyncPath(s.realStoreDir); err != nil {
+	// One syncfs makes the outputs' contents and their renames durable
+	// before they become valid (rather than one per output and then an
+	// fsync of the store directory). A crash before it leaves invalid
+	// paths, which are replaced.
+	if err := syncFS(s.realStoreDir); err != nil {
 		return nil, err
 	}
 	if err := s.registerValidPaths(ctx, infos); err != nil {

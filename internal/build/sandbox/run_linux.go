@@ -5,7 +5,6 @@ package sandbox
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -19,36 +18,9 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/onix-dev/onix/internal/build/sandbox/nsinit"
 )
-
-// childSpec is what the parent sends the init over fd 3.
-type childSpec struct {
-	Root           string     `json:"root"`
-	StoreDir       string     `json:"storeDir"`
-	Binds          []bindSpec `json:"binds"`
-	PrivateNetwork bool       `json:"privateNetwork"`
-	SetGroups      bool       `json:"setGroups"`
-	Builder        string     `json:"builder"`
-	Argv           []string   `json:"argv"`
-	Env            []string   `json:"env"`
-	Cwd            string     `json:"cwd"`
-	Seccomp        bool       `json:"seccomp"`
-	Dev            bool       `json:"dev"`
-}
-
-type bindSpec struct {
-	Src      string `json:"src"`
-	Dst      string `json:"dst"` // absolute host path under Root
-	RO       bool   `json:"ro,omitempty"`
-	Optional bool   `json:"optional,omitempty"`
-}
-
-// ambientCaps are what the init needs to set up the sandbox; they are
-// cleared before the builder is executed.
-var ambientCaps = [...]uintptr{
-	unix.CAP_CHOWN, unix.CAP_DAC_OVERRIDE, unix.CAP_FOWNER, unix.CAP_SETGID,
-	unix.CAP_SETUID, unix.CAP_NET_ADMIN, unix.CAP_SYS_CHROOT, unix.CAP_SYS_ADMIN,
-}
 
 func run(ctx context.Context, cfg *Config) error {
 	hostUID, hostGID := cfg.HostUID, cfg.HostGID
@@ -63,39 +35,101 @@ func run(ctx context.Context, cfg *Config) error {
 			return err
 		}
 	}
-
-	var spec *childSpec
-	if cfg.Sandboxed {
-		var err error
-		if spec, err = prepareRoot(cfg, hostUID, hostGID); err != nil {
-			return err
-		}
-		// Nix writes /etc/passwd once the sandbox uid is known.
-		passwd := fmt.Sprintf("root:x:0:0:Nix build user:%[3]s:/noshell\n"+
-			"nixbld:x:%[1]d:%[2]d:Nix build user:%[3]s:/noshell\n"+
-			"nobody:x:65534:65534:Nobody:/:/noshell\n", SandboxUID, SandboxGID, cfg.SandboxBuildDir)
-		if err := os.WriteFile(filepath.Join(cfg.ChrootDir, "etc/passwd"), []byte(passwd), 0o644); err != nil {
-			return fmt.Errorf("sandbox: writing /etc/passwd: %w", err)
-		}
-		spec.SetGroups = os.Geteuid() == 0
-		spec.Seccomp = cfg.Seccomp
-		spec.Builder = cfg.Builder
-		spec.Argv = append([]string{baseName(cfg.Builder)}, cfg.Args...)
-		spec.Env = envList(cfg.Env)
-		spec.Cwd = cfg.SandboxBuildDir
+	if !cfg.Sandboxed {
+		return runUnsandboxed(ctx, cfg, hostUID, hostGID)
 	}
 
-	// Output channel: a raw pseudo-terminal like Nix, or a pipe.
-	var master, slave *os.File
-	var err error
-	if !cfg.NoPTY {
-		master, slave, err = openPTY(hostUID)
+	// The init (started ahead by the pool, or started now, then coming up
+	// while the root is prepared) waits for its setup on a socket.
+	key := initKey{
+		exe: cfg.InitExe, args: strings.Join(cfg.InitArgs, "\x00"), uid: hostUID, gid: hostGID,
+		network: cfg.Network, setGroups: os.Geteuid() == 0,
 	}
-	if cfg.NoPTY || err != nil {
-		master, slave, err = os.Pipe()
-		if err != nil {
-			return fmt.Errorf("sandbox: creating output pipe: %w", err)
+	if key.exe == "" {
+		key.exe = "/proc/self/exe"
+	}
+	ip := cfg.Pool.takeInit(cfg.Slot, key)
+	// Start the init of the slot's next build already: it comes up on
+	// another core while this build runs.
+	cfg.Pool.prestart(cfg.Slot, key)
+	used := false
+	defer func() {
+		if !used {
+			cfg.Pool.discardInit(ip)
 		}
+	}()
+
+	spec, err := prepareRoot(cfg, hostUID, hostGID)
+	if err != nil {
+		return err
+	}
+	spec.SetGroups = key.setGroups
+	spec.Seccomp = cfg.Seccomp
+	spec.Builder = cfg.Builder
+	spec.Argv = append([]string{baseName(cfg.Builder)}, cfg.Args...)
+	spec.Env = envList(cfg.Env)
+	spec.Cwd = cfg.SandboxBuildDir
+	data := spec.Encode()
+
+	master, slave, err := outputChannel(cfg, hostUID)
+	if err != nil {
+		return err
+	}
+	defer master.Close()
+	defer slave.Close()
+
+	<-ip.started
+	if ip.err != nil {
+		return ip.err
+	}
+	used = true
+	stop := make(chan struct{})
+	killed := make(chan struct{})
+	go func() {
+		defer close(killed)
+		select {
+		case <-ctx.Done():
+			// Killing the pid namespace's init kills the sandbox.
+			ip.signal(syscall.SIGKILL)
+		case <-stop:
+		}
+	}()
+	copyDone := make(chan error, 1)
+	go func() {
+		_, err := io.Copy(cfg.Log, master)
+		if errors.Is(err, syscall.EIO) { // pty hang-up: all writers gone
+			err = nil
+		}
+		copyDone <- err
+	}()
+
+	var setupErr error
+	sendErr := ip.send(slave, data)
+	slave.Close()
+	// The error pipe is close-on-exec in the init: EOF with no data means
+	// the builder was executed.
+	msg, _ := io.ReadAll(ip.errR)
+	if len(msg) > 0 {
+		setupErr = fmt.Errorf("while setting up the build environment: %s", strings.TrimSpace(string(msg)))
+	} else if sendErr != nil {
+		setupErr = fmt.Errorf("sandbox: sending setup to init: %w", sendErr)
+	}
+
+	ws, waitErr := ip.wait()
+	close(stop)
+	<-killed
+	ip.close()
+	// The pid namespace died with its pid 1; nothing of the build is left.
+	copyErr := finishCopy(master, copyDone)
+	return buildResult(ctx, setupErr, ws, waitErr, copyErr)
+}
+
+// runUnsandboxed runs the builder directly on the host, in its own
+// process group.
+func runUnsandboxed(ctx context.Context, cfg *Config, hostUID, hostGID int) error {
+	master, slave, err := outputChannel(cfg, hostUID)
+	if err != nil {
+		return err
 	}
 	defer master.Close()
 	slaveOpen := true
@@ -104,50 +138,13 @@ func run(ctx context.Context, cfg *Config) error {
 			slave.Close()
 		}
 	}()
-
-	var cmd *exec.Cmd
-	var specR, specW, errR, errW *os.File
-	if cfg.Sandboxed {
-		exe := cfg.InitExe
-		if exe == "" {
-			exe = "/proc/self/exe"
-		}
-		cmd = exec.CommandContext(ctx, exe, cfg.InitArgs...)
-		if specR, specW, err = os.Pipe(); err != nil {
-			return fmt.Errorf("sandbox: pipe: %w", err)
-		}
-		defer specR.Close()
-		defer specW.Close()
-		if errR, errW, err = os.Pipe(); err != nil {
-			return fmt.Errorf("sandbox: pipe: %w", err)
-		}
-		defer errR.Close()
-		defer errW.Close()
-		cmd.ExtraFiles = []*os.File{specR, errW}
-		cmd.Env = []string{}
-		flags := uintptr(unix.CLONE_NEWUSER | unix.CLONE_NEWNS | unix.CLONE_NEWPID | unix.CLONE_NEWIPC | unix.CLONE_NEWUTS)
-		spec.PrivateNetwork = !cfg.Network
-		if spec.PrivateNetwork {
-			flags |= unix.CLONE_NEWNET
-		}
-		cmd.SysProcAttr = &syscall.SysProcAttr{
-			Cloneflags:                 flags,
-			UidMappings:                []syscall.SysProcIDMap{{ContainerID: SandboxUID, HostID: hostUID, Size: 1}},
-			GidMappings:                []syscall.SysProcIDMap{{ContainerID: SandboxGID, HostID: hostGID, Size: 1}},
-			GidMappingsEnableSetgroups: spec.SetGroups,
-			AmbientCaps:                ambientCaps[:],
-			Setsid:                     true,
-			Pdeathsig:                  syscall.SIGKILL,
-		}
-	} else {
-		cmd = exec.CommandContext(ctx, cfg.Builder, cfg.Args...)
-		cmd.Args[0] = baseName(cfg.Builder)
-		cmd.Env = envList(cfg.Env)
-		cmd.Dir = cfg.BuildDir
-		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
-		if os.Geteuid() == 0 && hostUID != 0 {
-			cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(hostUID), Gid: uint32(hostGID), Groups: []uint32{}}
-		}
+	cmd := exec.CommandContext(ctx, cfg.Builder, cfg.Args...)
+	cmd.Args[0] = baseName(cfg.Builder)
+	cmd.Env = envList(cfg.Env)
+	cmd.Dir = cfg.BuildDir
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Pdeathsig: syscall.SIGKILL}
+	if os.Geteuid() == 0 && hostUID != 0 {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(hostUID), Gid: uint32(hostGID), Groups: []uint32{}}
 	}
 	cmd.Stdin = nil
 	cmd.Stdout = slave
@@ -160,59 +157,62 @@ func run(ctx context.Context, cfg *Config) error {
 		return nil
 	}
 	cmd.WaitDelay = 5 * time.Second
-
 	if err := cmd.Start(); err != nil {
-		if cfg.Sandboxed {
-			return fmt.Errorf("sandbox: starting sandbox init: %w", err)
-		}
 		return fmt.Errorf("executing builder '%s': %w", cfg.Builder, err)
 	}
 	pid := cmd.Process.Pid
 	slave.Close()
 	slaveOpen = false
-
 	copyDone := make(chan error, 1)
 	go func() {
 		_, err := io.Copy(cfg.Log, master)
-		if errors.Is(err, syscall.EIO) { // pty hang-up: all writers gone
+		if errors.Is(err, syscall.EIO) {
 			err = nil
 		}
 		copyDone <- err
 	}()
-
-	var setupErr error
-	if cfg.Sandboxed {
-		specR.Close()
-		errW.Close()
-		data, err := json.Marshal(spec)
-		if err == nil {
-			_, err = specW.Write(data)
-		}
-		specW.Close()
-		if err != nil {
-			setupErr = fmt.Errorf("sandbox: sending setup to init: %w", err)
-		} else {
-			// The error pipe is close-on-exec in the init: EOF with no
-			// data means the builder was executed.
-			msg, _ := io.ReadAll(errR)
-			if len(msg) > 0 {
-				setupErr = fmt.Errorf("while setting up the build environment: %s", strings.TrimSpace(string(msg)))
-			}
+	waitErr := cmd.Wait()
+	// Kill anything left in the process group.
+	_ = syscall.Kill(-pid, syscall.SIGKILL)
+	copyErr := finishCopy(master, copyDone)
+	var ws syscall.WaitStatus
+	if cmd.ProcessState != nil {
+		ws, _ = cmd.ProcessState.Sys().(syscall.WaitStatus)
+		var ee *exec.ExitError
+		if errors.As(waitErr, &ee) {
+			waitErr = nil // reported through ws
 		}
 	}
+	return buildResult(ctx, nil, ws, waitErr, copyErr)
+}
 
-	waitErr := cmd.Wait()
-	// Kill anything left in the process group (unsandboxed builds); in the
-	// sandbox the pid namespace died with its pid 1.
-	_ = syscall.Kill(-pid, syscall.SIGKILL)
-	var copyErr error
+// outputChannel returns the builder's output channel: a raw
+// pseudo-terminal like Nix, or a pipe.
+func outputChannel(cfg *Config, hostUID int) (master, slave *os.File, err error) {
+	if !cfg.NoPTY {
+		if master, slave, err = openPTY(hostUID); err == nil {
+			return master, slave, nil
+		}
+	}
+	if master, slave, err = os.Pipe(); err != nil {
+		return nil, nil, fmt.Errorf("sandbox: creating output pipe: %w", err)
+	}
+	return master, slave, nil
+}
+
+// finishCopy waits for the builder's output to be drained.
+func finishCopy(master *os.File, copyDone chan error) error {
 	select {
-	case copyErr = <-copyDone:
+	case err := <-copyDone:
+		return err
 	case <-time.After(10 * time.Second):
 		master.Close()
-		copyErr = <-copyDone
+		return <-copyDone
 	}
+}
 
+// buildResult turns how the builder ended into Run's error.
+func buildResult(ctx context.Context, setupErr error, ws syscall.WaitStatus, waitErr, copyErr error) error {
 	if ctx.Err() != nil {
 		return fmt.Errorf("build interrupted: %w", ctx.Err())
 	}
@@ -220,14 +220,13 @@ func run(ctx context.Context, cfg *Config) error {
 		return setupErr
 	}
 	if waitErr != nil {
-		var ee *exec.ExitError
-		if errors.As(waitErr, &ee) {
-			if ws, ok := ee.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
-				return &BuildFailure{ExitCode: -1, Signal: fmt.Sprintf("%d (%s)", int(ws.Signal()), signalName(ws.Signal()))}
-			}
-			return &BuildFailure{ExitCode: ee.ExitCode()}
-		}
 		return fmt.Errorf("waiting for builder: %w", waitErr)
+	}
+	if ws.Signaled() {
+		return &BuildFailure{ExitCode: -1, Signal: fmt.Sprintf("%d (%s)", int(ws.Signal()), signalName(ws.Signal()))}
+	}
+	if ws.ExitStatus() != 0 {
+		return &BuildFailure{ExitCode: ws.ExitStatus()}
 	}
 	if copyErr != nil {
 		return fmt.Errorf("reading builder output: %w", copyErr)
@@ -243,59 +242,28 @@ func signalName(s syscall.Signal) string {
 	return strings.ToUpper(str[:1]) + str[1:]
 }
 
-// prepareRoot lays out the chroot on the host, as Nix's startBuilder does.
-func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
+// staticEnt is a mount point of the skeleton: a host path bound at target.
+type staticEnt struct {
+	target, src string
+	dir         bool
+}
+
+// prepareRoot lays out the chroot on the host, as Nix's startBuilder does:
+// the skeleton (reused from the pool when it has one for this
+// configuration, see skeleton) and then the inputs.
+func prepareRoot(cfg *Config, hostUID, hostGID int) (*nsinit.Spec, error) {
 	root := cfg.ChrootDir
 	if root == "" {
 		return nil, errors.New("sandbox: no chroot directory")
 	}
-	if err := os.Mkdir(root, 0o750); err != nil {
-		return nil, fmt.Errorf("sandbox: cannot create '%s': %w", root, err)
+	// dirsInChroot: target (inside) -> source (host). The inputs are
+	// per build; the rest is the skeleton's.
+	inputs := make(map[string]bool, len(cfg.Inputs))
+	for _, in := range cfg.Inputs {
+		inputs[in.Target] = true
 	}
-	if err := os.Chmod(root, 0o750); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if os.Geteuid() == 0 {
-		if err := os.Chown(root, 0, hostGID); err != nil {
-			return nil, fmt.Errorf("sandbox: cannot change ownership of '%s': %w", root, err)
-		}
-	}
-	mk := func(rel string, mode fs.FileMode) error {
-		p := filepath.Join(root, rel)
-		if err := os.MkdirAll(p, 0o755); err != nil {
-			return fmt.Errorf("sandbox: %w", err)
-		}
-		return unix.Chmod(p, uint32(mode))
-	}
-	if err := mk("tmp", 0o1777); err != nil { // raw mode bits: sticky
-		return nil, err
-	}
-	if err := mk("etc", 0o755); err != nil {
-		return nil, err
-	}
-	group := fmt.Sprintf("root:x:0:\nnixbld:!:%d:\nnogroup:x:65534:\n", SandboxGID)
-	if err := os.WriteFile(filepath.Join(root, "etc/group"), []byte(group), 0o644); err != nil {
-		return nil, fmt.Errorf("sandbox: %w", err)
-	}
-	if !cfg.Network {
-		if err := os.WriteFile(filepath.Join(root, "etc/hosts"), []byte("127.0.0.1 localhost\n::1 localhost\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-	}
-	storeRel := strings.TrimPrefix(cfg.StoreDir, "/")
-	if err := mk(storeRel, 0o1775); err != nil {
-		return nil, err
-	}
-	if os.Geteuid() == 0 {
-		if err := os.Chown(filepath.Join(root, storeRel), 0, hostGID); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
-	}
-
-	// dirsInChroot: target (inside) -> source (host).
 	type ent struct {
 		src      string
-		ro       bool
 		optional bool
 	}
 	dirs := map[string]ent{}
@@ -307,20 +275,74 @@ func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
 		dirs[d] = ent{src: d, optional: true}
 	}
 	if cfg.Network {
-		if err := os.WriteFile(filepath.Join(root, "etc/nsswitch.conf"), []byte("hosts: files dns\nservices: files\n"), 0o644); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
-		}
 		for _, p := range []string{"/etc/resolv.conf", "/etc/services", "/etc/hosts"} {
 			if _, err := os.Stat(p); err == nil {
 				dirs[p] = ent{src: p}
 			}
 		}
 	}
+	static := make([]staticEnt, 0, len(dirs))
+	for t, e := range dirs {
+		if inputs[t] {
+			continue
+		}
+		fi, err := os.Stat(e.src)
+		if err != nil {
+			if e.optional && errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return nil, fmt.Errorf("sandbox: getting attributes of path '%s': %w", e.src, err)
+		}
+		static = append(static, staticEnt{target: t, src: e.src, dir: fi.IsDir()})
+	}
+	sort.Slice(static, func(i, j int) bool { return static[i].target < static[j].target })
+	_, err := os.Stat("/dev/pts/ptmx")
+	ptmx := err == nil
+	key := skeletonKey(cfg, hostGID, static, ptmx)
+
+	sk := cfg.Pool.takeSkeleton(cfg.Slot, key, root)
+	if sk == nil {
+		if err := makeSkeleton(cfg, root, hostGID, static, ptmx); err != nil {
+			return nil, err
+		}
+		if cfg.Pool != nil {
+			sk = &skeleton{dir: root, key: key, storeRel: strings.TrimPrefix(cfg.StoreDir, "/")}
+			if err := sk.record(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	// From here on Cleanup gives the root back to the pool.
+	cfg.skel = sk
+
+	spec := &nsinit.Spec{Root: root, Dev: true}
+	for _, e := range static {
+		spec.Binds = append(spec.Binds, nsinit.Bind{Src: e.src, Dst: filepath.Join(root, e.target)})
+	}
 	for _, in := range cfg.Inputs {
 		dst := filepath.Join(root, in.Target)
 		fi, err := os.Lstat(in.Source)
 		if err != nil {
 			return nil, fmt.Errorf("sandbox: input '%s': %w", in.Source, err)
+		}
+		// An input directly in the store directory can use a mount point a
+		// reused root kept from an earlier build.
+		name := ""
+		if sk != nil && filepath.Dir(in.Target) == cfg.StoreDir {
+			name = filepath.Base(in.Target)
+		}
+		hardLink := !fi.IsDir() && hostUID >= 0 && canHardLink(fi, hostUID)
+		if name != "" {
+			if hardLink && sk.reuseLink(name, fi.Sys().(*syscall.Stat_t).Ino) {
+				continue
+			}
+			if !hardLink && fi.Mode()&fs.ModeSymlink == 0 && sk.reuseMount(name, fi.IsDir()) {
+				spec.Binds = append(spec.Binds, nsinit.Bind{Src: in.Source, Dst: dst, RO: true})
+				continue
+			}
+			if err := sk.dropMount(name); err != nil {
+				return nil, err
+			}
 		}
 		if fi.Mode()&fs.ModeSymlink != 0 {
 			t, err := os.Readlink(in.Source)
@@ -335,56 +357,131 @@ func prepareRoot(cfg *Config, hostUID, hostGID int) (*childSpec, error) {
 		// Like Nix, non-directories are hard-linked into the private store
 		// (much cheaper than a mount each) when the builder cannot write
 		// them: owned by someone else and not writable by group/others.
-		if !fi.IsDir() && hostUID >= 0 && canHardLink(fi, hostUID) {
+		if hardLink {
 			if err := os.Link(in.Source, dst); err == nil {
+				if name != "" {
+					if err := sk.addMount(name, true); err != nil {
+						return nil, err
+					}
+				}
 				continue
 			}
 		}
-		dirs[in.Target] = ent{src: in.Source, ro: true}
+		if err := makeMountPoint(dst, fi.IsDir()); err != nil {
+			return nil, err
+		}
+		if name != "" {
+			if err := sk.addMount(name, false); err != nil {
+				return nil, err
+			}
+		}
+		spec.Binds = append(spec.Binds, nsinit.Bind{Src: in.Source, Dst: dst, RO: true})
 	}
+	if sk != nil {
+		if err := sk.dropUnusedMounts(); err != nil {
+			return nil, err
+		}
+	}
+	// Parents before children.
+	sort.SliceStable(spec.Binds, func(i, j int) bool { return spec.Binds[i].Dst < spec.Binds[j].Dst })
+	return spec, nil
+}
 
-	spec := &childSpec{Root: root, StoreDir: cfg.StoreDir, Dev: true}
-	targets := make([]string, 0, len(dirs))
-	for t := range dirs {
-		targets = append(targets, t)
+// makeSkeleton creates the skeleton of a root at root.
+func makeSkeleton(cfg *Config, root string, hostGID int, static []staticEnt, ptmx bool) error {
+	if err := os.Mkdir(root, 0o750); err != nil {
+		return fmt.Errorf("sandbox: cannot create '%s': %w", root, err)
 	}
-	sort.Strings(targets)
-	for _, t := range targets {
-		e := dirs[t]
-		dst := filepath.Join(root, t)
-		fi, err := os.Stat(e.src)
-		if err != nil {
-			if e.optional && errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			return nil, fmt.Errorf("sandbox: getting attributes of path '%s': %w", e.src, err)
+	if err := os.Chmod(root, 0o750); err != nil {
+		return fmt.Errorf("sandbox: %w", err)
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(root, 0, hostGID); err != nil {
+			return fmt.Errorf("sandbox: cannot change ownership of '%s': %w", root, err)
 		}
-		if fi.IsDir() {
-			err = os.MkdirAll(dst, 0o755)
-		} else {
-			if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
-				err = os.WriteFile(dst, nil, 0o644)
-			}
+	}
+	mk := func(rel string, mode fs.FileMode) error {
+		p := filepath.Join(root, rel)
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
 		}
-		if err != nil {
-			return nil, fmt.Errorf("sandbox: creating mount point '%s': %w", dst, err)
+		return unix.Chmod(p, uint32(mode))
+	}
+	if err := mk("tmp", 0o1777); err != nil { // raw mode bits: sticky
+		return err
+	}
+	if err := mk("etc", 0o755); err != nil {
+		return err
+	}
+	write := func(rel, data string) error {
+		if err := os.WriteFile(filepath.Join(root, rel), []byte(data), 0o644); err != nil {
+			return fmt.Errorf("sandbox: writing /%s: %w", rel, err)
 		}
-		spec.Binds = append(spec.Binds, bindSpec{Src: e.src, Dst: dst, RO: e.ro})
+		return nil
+	}
+	if err := write("etc/group", fmt.Sprintf("root:x:0:\nnixbld:!:%d:\nnogroup:x:65534:\n", SandboxGID)); err != nil {
+		return err
+	}
+	if !cfg.Network {
+		if err := write("etc/hosts", "127.0.0.1 localhost\n::1 localhost\n"); err != nil {
+			return err
+		}
+	}
+	storeRel := strings.TrimPrefix(cfg.StoreDir, "/")
+	if err := mk(storeRel, 0o1775); err != nil {
+		return err
+	}
+	if os.Geteuid() == 0 {
+		if err := os.Chown(filepath.Join(root, storeRel), 0, hostGID); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
+		}
+	}
+	if cfg.Network {
+		if err := write("etc/nsswitch.conf", "hosts: files dns\nservices: files\n"); err != nil {
+			return err
+		}
+	}
+	for _, e := range static {
+		if err := makeMountPoint(filepath.Join(root, e.target), e.dir); err != nil {
+			return err
+		}
 	}
 	for _, d := range []string{"dev/shm", "dev/pts", "proc"} {
 		if err := os.MkdirAll(filepath.Join(root, d), 0o755); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
+			return fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	for name, target := range map[string]string{
-		"dev/fd": "/proc/self/fd", "dev/stdin": "/proc/self/fd/0",
-		"dev/stdout": "/proc/self/fd/1", "dev/stderr": "/proc/self/fd/2",
-	} {
-		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
-			return nil, fmt.Errorf("sandbox: %w", err)
+	links := [][2]string{
+		{"dev/fd", "/proc/self/fd"}, {"dev/stdin", "/proc/self/fd/0"},
+		{"dev/stdout", "/proc/self/fd/1"}, {"dev/stderr", "/proc/self/fd/2"},
+	}
+	if ptmx {
+		// The init mounts a private devpts on /dev/pts.
+		links = append(links, [2]string{"dev/ptmx", "/dev/pts/ptmx"})
+	}
+	for _, l := range links {
+		if err := os.Symlink(l[1], filepath.Join(root, l[0])); err != nil {
+			return fmt.Errorf("sandbox: %w", err)
 		}
 	}
-	return spec, nil
+	// Nix writes /etc/passwd once the sandbox uid is known.
+	return write("etc/passwd", fmt.Sprintf("root:x:0:0:Nix build user:%[3]s:/noshell\n"+
+		"nixbld:x:%[1]d:%[2]d:Nix build user:%[3]s:/noshell\n"+
+		"nobody:x:65534:65534:Nobody:/:/noshell\n", SandboxUID, SandboxGID, cfg.SandboxBuildDir))
+}
+
+// makeMountPoint creates an empty directory or file to bind a path onto.
+func makeMountPoint(dst string, dir bool) error {
+	var err error
+	if dir {
+		err = os.MkdirAll(dst, 0o755)
+	} else if err = os.MkdirAll(filepath.Dir(dst), 0o755); err == nil {
+		err = os.WriteFile(dst, nil, 0o644)
+	}
+	if err != nil {
+		return fmt.Errorf("sandbox: creating mount point '%s': %w", dst, err)
+	}
+	return nil
 }
 
 // chownTree gives the build directory to the build user (chownToBuilder).

@@ -6,8 +6,16 @@
 // to a host build user, with a pseudo-terminal as stdout/stderr.
 //
 // Namespace setup happens in a re-executed copy of the running binary (the
-// "init"); the caller's main must dispatch to ChildMain when it sees the
-// argument vector it configured in Config.InitArgs. See ChildMain.
+// "init", package nsinit), which the builder replaces; the caller's main
+// must dispatch to ChildMain when it sees the argument vector it configured
+// in Config.InitArgs. See ChildMain.
+//
+// A build session's Pool takes most of the cost of a sandbox off each
+// build's critical path: per build slot it starts the init of the next
+// build while the current one runs (from a small spawner process), reuses
+// the previous root once emptied and checked, and removes build
+// directories in the background. Every build still gets fresh namespaces
+// and an init of its own.
 package sandbox
 
 import (
@@ -86,6 +94,16 @@ type Config struct {
 	// Seccomp installs Nix's syscall filter (no setuid/setgid bits, no
 	// extended attributes). On by default in the build package.
 	Seccomp bool
+
+	// Pool, if set, is the build session's pool: Run then uses the init it
+	// started ahead for Slot and the slot's root skeleton, and Cleanup hands
+	// the root back to the pool instead of removing it. A slot must run
+	// one build at a time.
+	Pool *Pool
+	Slot int
+
+	// skel is the pool skeleton Run assembled the root from.
+	skel *skeleton
 }
 
 // BuildFailure is returned when the builder itself ran and failed.
@@ -110,10 +128,19 @@ func (cfg *Config) OutputPath(p string) string {
 	return filepath.Join(cfg.ChrootDir, p)
 }
 
-// Cleanup removes the chroot directory. Mounts live only in the (now dead)
-// sandbox mount namespace, so this is plain file removal.
+// Cleanup removes the chroot directory, or, for a root from cfg.Pool,
+// gives it back to the pool, which empties and checks it in the background
+// for the slot's next build (and removes it if it cannot be reused). Mounts
+// live only in the (now dead) sandbox mount namespace, so this is plain
+// file work. Call it once the outputs have been moved out of the root.
 func (cfg *Config) Cleanup() error {
 	if !cfg.Sandboxed || cfg.ChrootDir == "" {
+		return nil
+	}
+	if cfg.skel != nil {
+		skel := cfg.skel
+		cfg.skel = nil
+		cfg.Pool.release(cfg.Slot, skel)
 		return nil
 	}
 	return removeAll(cfg.ChrootDir)

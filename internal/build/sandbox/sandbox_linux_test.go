@@ -7,14 +7,19 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/onix-dev/onix/internal/procinfo"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 const childArg = "__sandbox-child"
@@ -269,4 +274,532 @@ func TestFailureAndCancel(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "executing '/nix/store/nope'") {
 		t.Fatalf("missing builder: %v", err)
 	}
+}
+
+// withPool runs a build on slot 0 of p.
+func withPool(p *Pool, mod func(*Config)) func(*Config) {
+	return func(c *Config) {
+		c.Pool, c.Slot = p, 0
+		if mod != nil {
+			mod(c)
+		}
+	}
+}
+
+// TestPoolReuse runs builds on one pool slot: each gets fresh namespaces
+// and a fresh init (pid 1), the root's skeleton is reused, and nothing a
+// build leaves in /tmp or the store is visible to the next one.
+func TestPoolReuse(t *testing.T) {
+	f := newFixture(t)
+	p := NewPool()
+	defer func() {
+		if err := p.Close(); err != nil {
+			t.Errorf("closing the pool: %v", err)
+		}
+	}()
+	script := `
+$bb mkdir $out
+$bb ls -A /tmp | $bb tr '\n' ' ' > $out/tmp
+$bb ls -A /nix/store | $bb tr '\n' ' ' > $out/store
+$bb ls -A / | $bb tr '\n' ' ' > $out/root
+$bb ls -A /etc | $bb tr '\n' ' ' > $out/etc
+$bb stat -c %i /etc > $out/etc-ino
+for n in pid mnt net user ipc uts; do $bb readlink /proc/self/ns/$n; done | $bb tr '\n' ' ' > $out/ns
+echo $$ > $out/pid
+$bb id -u > $out/uid
+echo junk > /tmp/junk; $bb mkdir -p /tmp/d/e; $bb chmod 0500 /tmp/d
+echo junk > /nix/store/00000000000000000000000000000000-junk
+$bb mkdir /nix/store/00000000000000000000000000000000-junkdir
+`
+	// A second input, a directory, in every third build: its mount point
+	// must not be left for the builds without it.
+	extraName := "0000000000000000000000000000000e-extra"
+	extra := filepath.Join(f.storePhy, extraName)
+	if err := os.MkdirAll(filepath.Join(extra, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	seenNS := map[string]bool{}
+	inodes := map[string]int{}
+	for i := 0; i < 8; i++ {
+		wantStore := "0000000000000000000000000000000b-busybox 00000000000000000000000000000out-test"
+		mod := func(c *Config) {}
+		if i%3 == 1 {
+			wantStore = "0000000000000000000000000000000b-busybox " + extraName + " 00000000000000000000000000000out-test"
+			mod = func(c *Config) {
+				c.Inputs = append(append([]Input(nil), c.Inputs...), Input{Source: extra, Target: "/nix/store/" + extraName})
+			}
+		}
+		out, log, err := f.run(context.Background(), script, withPool(p, mod))
+		if err != nil {
+			t.Fatalf("build %d failed: %v\n%s", i, err, log)
+		}
+		for name, want := range map[string]string{
+			"tmp":   "",
+			"store": wantStore,
+			"root":  "build dev etc nix proc tmp",
+			"etc":   "group hosts passwd",
+			"pid":   "1",
+			"uid":   "1000",
+		} {
+			if got := readOut(t, out, name); got != want {
+				t.Errorf("build %d: %s: got %q, want %q", i, name, got, want)
+			}
+		}
+		ns := readOut(t, out, "ns")
+		if seenNS[ns] {
+			t.Errorf("build %d: namespaces reused: %s", i, ns)
+		}
+		seenNS[ns] = true
+		inodes[readOut(t, out, "etc-ino")]++
+	}
+	reused := false
+	for _, n := range inodes {
+		reused = reused || n > 1
+	}
+	if !reused {
+		t.Errorf("the root skeleton was never reused (inodes of /etc: %v)", inodes)
+	}
+}
+
+// TestPoolNetworkSwitch alternates fixed-output (host network) and normal
+// builds on one slot: the init started ahead for one kind must not serve
+// the other.
+func TestPoolNetworkSwitch(t *testing.T) {
+	f := newFixture(t)
+	p := NewPool()
+	defer p.Close()
+	script := `$bb mkdir $out; $bb ip -o link | $bb cut -d: -f2 | $bb tr -d ' \n' > $out/links; $bb ls /etc | $bb tr '\n' ' ' > $out/etc`
+	for i, network := range []bool{false, false, true, true, false, true} {
+		out, log, err := f.run(context.Background(), script, withPool(p, func(c *Config) { c.Network = network }))
+		if err != nil {
+			t.Fatalf("build %d failed: %v\n%s", i, err, log)
+		}
+		links, etc := readOut(t, out, "links"), readOut(t, out, "etc")
+		if !network && (links != "lo" || !strings.Contains(etc, "hosts")) {
+			t.Errorf("build %d (private network): links %q, /etc %q", i, links, etc)
+		}
+		if network && (links == "lo" || !strings.Contains(etc, "nsswitch.conf")) {
+			t.Errorf("build %d (host network): links %q, /etc %q", i, links, etc)
+		}
+	}
+}
+
+// TestPoolFailureAndCancel: failures, a cancelled build and a setup error
+// on a pool, each followed by a good build on the same slot.
+func TestPoolFailureAndCancel(t *testing.T) {
+	f := newFixture(t)
+	p := NewPool()
+	defer p.Close()
+	good := func() {
+		t.Helper()
+		if _, log, err := f.run(context.Background(), "echo ok > $out", withPool(p, nil)); err != nil {
+			t.Fatalf("build after failure: %v\n%s", err, log)
+		}
+	}
+	good()
+	_, _, err := f.run(context.Background(), "exit 3", withPool(p, nil))
+	var bf *BuildFailure
+	if !errors.As(err, &bf) || bf.ExitCode != 3 {
+		t.Fatalf("want exit code 3, got %v", err)
+	}
+	good()
+	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
+	defer cancel()
+	_, _, err = f.run(ctx, "$bb sleep 60 & $bb sleep 60", withPool(p, nil))
+	if err == nil || ctx.Err() == nil {
+		t.Fatalf("cancel: err=%v", err)
+	}
+	good()
+	_, _, err = f.run(context.Background(), "", withPool(p, func(c *Config) { c.Builder = "/nix/store/nope" }))
+	if err == nil || !strings.Contains(err.Error(), "executing '/nix/store/nope'") {
+		t.Fatalf("missing builder: %v", err)
+	}
+	good()
+}
+
+// TestSkeletonReset checks the reset of a released root: what builds may
+// leave is removed, any other change makes it unusable.
+func TestSkeletonReset(t *testing.T) {
+	storeDir := t.TempDir()
+	buildDir := t.TempDir()
+	make := func(t *testing.T) *skeleton {
+		t.Helper()
+		cfg := &Config{StoreDir: "/nix/store", SandboxBuildDir: "/build", BuildDir: buildDir, HostUID: -1, HostGID: -1}
+		root := filepath.Join(storeDir, fmt.Sprintf("x-%d.drv.chroot", time.Now().UnixNano()))
+		static := []staticEnt{{target: "/build", src: buildDir, dir: true}, {target: "/dev/null", src: "/dev/null"}}
+		if err := makeSkeleton(cfg, root, os.Getegid(), static, true); err != nil {
+			t.Fatal(err)
+		}
+		sk := &skeleton{dir: root, storeRel: "nix/store"}
+		if err := sk.record(); err != nil {
+			t.Fatal(err)
+		}
+		return sk
+	}
+	sk := make(t)
+	// What a build leaves: inputs and junk in the store, junk in /tmp
+	// (also read-only, and symbolic links pointing out).
+	for _, d := range []string{"tmp/a/b", "nix/store/in-dir", "nix/store/out/sub"} {
+		if err := os.MkdirAll(filepath.Join(sk.dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	outside := filepath.Join(t.TempDir(), "keep")
+	if err := os.WriteFile(outside, []byte("x"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range []string{"tmp/link", "nix/store/in-link"} {
+		if err := os.Symlink(filepath.Dir(outside), filepath.Join(sk.dir, l)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.Chmod(filepath.Join(sk.dir, "tmp/a"), 0o500); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Chmod(filepath.Join(sk.dir, "nix/store/out"), 0o555); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("reset after a normal build: %v", err)
+	}
+	for _, d := range []string{"tmp", "nix/store"} {
+		if names, _ := readNames(filepath.Join(sk.dir, d)); len(names) != 0 {
+			t.Errorf("%s not emptied: %v", d, names)
+		}
+	}
+	if _, err := os.Stat(outside); err != nil {
+		t.Errorf("reset followed a symbolic link: %v", err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("second reset: %v", err)
+	}
+
+	for name, tamper := range map[string]func(root string) error{
+		"file added to /etc": func(r string) error { return os.WriteFile(r+"/etc/shadow", nil, 0o644) },
+		"file in /etc rewritten": func(r string) error {
+			return os.WriteFile(r+"/etc/passwd", []byte("root:x:0:0::/:/bin/sh\n"), 0o644)
+		},
+		"/etc made writable":   func(r string) error { return os.Chmod(r+"/etc", 0o777) },
+		"/tmp made private":    func(r string) error { return os.Chmod(r+"/tmp", 0o700) },
+		"/tmp replaced":        func(r string) error { return replaceDir(r + "/tmp") },
+		"store dir replaced":   func(r string) error { return replaceDir(r + "/nix/store") },
+		"mount point replaced": func(r string) error { return replaceDir(r + "/build") },
+		"/dev symlink changed": func(r string) error {
+			if err := os.Remove(r + "/dev/fd"); err != nil {
+				return err
+			}
+			return os.Symlink("/", r+"/dev/fd")
+		},
+		"hard link to /etc/group": func(r string) error { return os.Link(r+"/etc/group", r+"/tmp/g") },
+		"xattr on /tmp": func(r string) error {
+			return unix.Lsetxattr(r+"/tmp", "user.leak", []byte("x"), 0)
+		},
+		"file added to /":     func(r string) error { return os.WriteFile(r+"/x", nil, 0o644) },
+		"/dev/null removed":   func(r string) error { return os.Remove(r + "/dev/null") },
+		"/proc made a file":   func(r string) error { return replaceWithFile(r + "/proc") },
+		"/nix made writeable": func(r string) error { return os.Chmod(r+"/nix", 0o777) },
+	} {
+		t.Run(name, func(t *testing.T) {
+			sk := make(t)
+			if err := tamper(sk.dir); err != nil {
+				if name == "xattr on /tmp" {
+					t.Skipf("no user xattrs here: %v", err)
+				}
+				t.Fatal(err)
+			}
+			if err := sk.reset(); err == nil {
+				t.Errorf("reset accepted a root with %s", name)
+			}
+		})
+	}
+}
+
+func replaceDir(p string) error {
+	fi, err := os.Stat(p)
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(p, p+".old"); err != nil {
+		return err
+	}
+	if err := os.Mkdir(p, fi.Mode().Perm()); err != nil {
+		return err
+	}
+	return os.Chmod(p, fi.Mode()&(fs.ModePerm|fs.ModeSticky))
+}
+
+func replaceWithFile(p string) error {
+	if err := os.Remove(p); err != nil {
+		return err
+	}
+	return os.WriteFile(p, nil, 0o755)
+}
+
+// TestPoolCloseReportsRemovalErrors: a background removal that fails is
+// reported by Close, which returns only once the removals are done.
+func TestPoolCloseReportsRemovalErrors(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root (an immutable file)")
+	}
+	dir := t.TempDir()
+	victim := filepath.Join(dir, "busy", "sub")
+	if err := os.MkdirAll(victim, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(victim, "f")
+	if err := os.WriteFile(file, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := setImmutable(file, true); err != nil {
+		t.Skipf("cannot make a file immutable here: %v", err)
+	}
+	defer func() { _ = setImmutable(file, false) }()
+	removable := filepath.Join(dir, "plain")
+	for i := 0; i < 50; i++ {
+		if err := os.MkdirAll(filepath.Join(removable, fmt.Sprint(i), "x"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := NewPool()
+	if err := p.RemoveLater(filepath.Join(dir, "busy")); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveLater(removable); err != nil {
+		t.Fatal(err)
+	}
+	err := p.Close()
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(dir, "busy")) {
+		t.Errorf("Close: %v, want the failed removal of %s", err, filepath.Join(dir, "busy"))
+	}
+	if _, err := os.Lstat(removable); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Close returned before %s was removed (%v)", removable, err)
+	}
+	if err := p.Close(); err != nil {
+		t.Errorf("second Close: %v", err)
+	}
+	// A closed pool removes synchronously.
+	if err := os.Mkdir(removable, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.RemoveLater(removable); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Lstat(removable); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("closed pool did not remove %s", removable)
+	}
+}
+
+// fsImmutableFL is FS_IMMUTABLE_FL from linux/fs.h.
+const fsImmutableFL = 0x10
+
+func setImmutable(p string, on bool) error {
+	fd, err := unix.Open(p, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return err
+	}
+	defer unix.Close(fd)
+	flags, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if on {
+		flags |= fsImmutableFL
+	} else {
+		flags &^= fsImmutableFL
+	}
+	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(flags))
+}
+
+// TestSkeletonKeptMounts: reset keeps the empty mount points of inputs for
+// the next build, unless they were changed.
+func TestSkeletonKeptMounts(t *testing.T) {
+	storeDir := t.TempDir()
+	buildDir := t.TempDir()
+	cfg := &Config{StoreDir: "/nix/store", SandboxBuildDir: "/build", BuildDir: buildDir, HostUID: -1, HostGID: -1}
+	root := filepath.Join(storeDir, "x.drv.chroot")
+	if err := makeSkeleton(cfg, root, os.Getegid(), nil, true); err != nil {
+		t.Fatal(err)
+	}
+	sk := &skeleton{dir: root, storeRel: "nix/store"}
+	if err := sk.record(); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []struct {
+		name string
+		dir  bool
+	}{{"a", true}, {"b", true}, {"c", false}} {
+		if err := makeMountPoint(filepath.Join(root, "nix/store", m.name), m.dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := sk.addMount(m.name, false); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Something wrote into b (its ctime changes).
+	if err := os.WriteFile(filepath.Join(root, "nix/store/b/x"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	names, _ := readNames(filepath.Join(root, "nix/store"))
+	if strings.Join(names, " ") != "a c" {
+		t.Errorf("store after reset: %v, want a c", names)
+	}
+	if !sk.reuseMount("a", true) || sk.reuseMount("c", true) || sk.reuseMount("b", true) {
+		t.Errorf("reuseMount: wrong answers (kept: %v)", sk.kept)
+	}
+	if err := sk.dropUnusedMounts(); err != nil {
+		t.Fatal(err)
+	}
+	names, _ = readNames(filepath.Join(root, "nix/store"))
+	if strings.Join(names, " ") != "a" {
+		t.Errorf("store after dropping unused: %v, want a", names)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("second reset: %v", err)
+	}
+
+	// A hard link to an input file is kept while the input is the same
+	// file; the file's link count and ctime may change meanwhile.
+	src := filepath.Join(storeDir, "f-input")
+	if err := os.WriteFile(src, []byte("v1"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(root, "nix/store/f")
+	if err := os.Link(src, link); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.addMount("f", true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Link(src, src+".other"); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("reset with a link: %v", err)
+	}
+	var st syscall.Stat_t
+	if err := syscall.Stat(src, &st); err != nil {
+		t.Fatal(err)
+	}
+	if !sk.reuseLink("f", st.Ino) {
+		t.Errorf("link to the same input not reused")
+	}
+	if sk.reuseLink("f", st.Ino+1) {
+		t.Errorf("link reused for another file")
+	}
+	if sk.reuseMount("f", false) {
+		t.Errorf("link reused as a mount point")
+	}
+	// The link replaced by another file: not kept.
+	if err := os.Remove(link); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(link, []byte("v1"), 0o444); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if _, ok := sk.kept["f"]; ok {
+		t.Errorf("replaced link still kept")
+	}
+	if _, err := os.Lstat(link); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("replaced link not removed: %v", err)
+	}
+	// A kept mount point that disappeared is forgotten.
+	if _, ok := sk.kept["a"]; !ok {
+		t.Fatalf("mount point a not kept: %v", sk.kept)
+	}
+	if err := os.Remove(filepath.Join(root, "nix/store/a")); err != nil {
+		t.Fatal(err)
+	}
+	if err := sk.reset(); err != nil {
+		t.Fatalf("reset: %v", err)
+	}
+	if sk.reuseMount("a", true) {
+		t.Errorf("vanished mount point a reused")
+	}
+}
+
+// TestPoolCloseWhileStarting closes pools while their spare inits are
+// being started (by the spawner, itself starting): Close must neither hang
+// nor leave processes behind.
+func TestPoolCloseWhileStarting(t *testing.T) {
+	newFixture(t)
+	key := initKey{exe: "/proc/self/exe", args: childArg, uid: 30999, gid: 30999, setGroups: os.Geteuid() == 0}
+	for i := 0; i < 20; i++ {
+		p := NewPool()
+		p.prestart(0, key)
+		if i%2 == 1 {
+			// Let the spawner get further.
+			p.mu.Lock()
+			ip := p.slots[0].init
+			p.mu.Unlock()
+			<-ip.started
+		}
+		if err := p.Close(); err != nil {
+			t.Fatalf("Close: %v", err)
+		}
+	}
+	if kids := childProcesses(t); len(kids) > 0 {
+		t.Errorf("processes left: %v", kids)
+	}
+}
+
+// childProcesses lists the child processes of this process.
+func childProcesses(t *testing.T) []string {
+	t.Helper()
+	kids, err := procinfo.Children()
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	return kids
+}
+
+// TestSpawnerDiesAfterReply: an init whose spawner goes away right after
+// starting it gets an exit status (an error) all the same, so that
+// waiting for it cannot hang.
+func TestSpawnerDiesAfterReply(t *testing.T) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := &spawner{sock: fds[0], replies: make(chan spawnReply, 1), exits: map[int]chan exitStatus{}, done: make(chan struct{})}
+	go sp.read()
+	var rights []int
+	for i := 0; i < 3; i++ {
+		fd, err := unix.Open("/dev/null", unix.O_RDONLY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		rights = append(rights, fd)
+	}
+	// The reply for pid 4242, then the spawner is gone.
+	if err := unix.Sendmsg(fds[1], []byte{'R', 0x92, 0x10, 0, 0}, unix.UnixRights(rights...), nil, 0); err != nil {
+		t.Fatal(err)
+	}
+	unix.Close(fds[1])
+	<-sp.done
+	r, ok := <-sp.replies
+	if !ok || r.err != nil || r.pid != 4242 {
+		t.Fatalf("reply: %+v, %v", r, ok)
+	}
+	defer unix.Close(r.sock)
+	defer unix.Close(r.pidfd)
+	defer r.errR.Close()
+	select {
+	case e := <-r.exited:
+		if e.err == nil {
+			t.Errorf("exit status %v without error from a dead spawner", e.ws)
+		}
+	default:
+		t.Fatal("no exit status for an init of a spawner that died")
+	}
+	if _, ok := <-sp.replies; ok {
+		t.Error("replies not closed")
+	}
+	unix.Close(fds[0])
 }
