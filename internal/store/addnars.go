@@ -99,7 +99,7 @@ func (s *Store) checkNARInfo(info *PathInfo) (*newInfo, error) {
 // against ni, filling in ni.NarSize and, for derivations, ni.drvOutputs.
 func (s *Store) restoreNAR(ctx context.Context, ni *newInfo, tmp string, r io.Reader) error {
 	h, _ := hash.NewHasher(hash.SHA256)
-	if err := nar.Restore(ctx, io.TeeReader(r, h), tmp); err != nil {
+	if err := nar.RestoreWith(ctx, io.TeeReader(r, h), tmp, nar.RestoreOptions{FileWritten: startWriteback}); err != nil {
 		return fmt.Errorf("restoring NAR: %w", err)
 	}
 	if got := h.Sum(); !got.Equal(ni.NarHash) || (ni.NarSize != 0 && uint64(h.Size()) != ni.NarSize) {

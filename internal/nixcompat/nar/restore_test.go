@@ -204,3 +204,34 @@ func FuzzRestore(f *testing.F) {
 		}
 	})
 }
+
+// TestRestoreFileWritten: the hook sees every regular file, once, with
+// all of its contents written.
+func TestRestoreFileWritten(t *testing.T) {
+	dest := filepath.Join(t.TempDir(), "out")
+	want := map[string]string{"a": "alpha", "b": "", "c": strings.Repeat("x", 3*copyBufSize+7)}
+	seen := map[string]string{}
+	opts := RestoreOptions{FileWritten: func(f *os.File) {
+		b, err := os.ReadFile(f.Name())
+		if err != nil {
+			t.Errorf("reading %s in the hook: %v", f.Name(), err)
+		}
+		name := filepath.Base(f.Name())
+		if _, dup := seen[name]; dup {
+			t.Errorf("hook called twice for %s", name)
+		}
+		seen[name] = string(b)
+	}}
+	nar := dirNAR([2]string{"a", want["a"]}, [2]string{"b", want["b"]}, [2]string{"c", want["c"]})
+	if err := RestoreWith(context.Background(), bytes.NewReader(nar), dest, opts); err != nil {
+		t.Fatal(err)
+	}
+	if len(seen) != len(want) {
+		t.Fatalf("hook saw %d files, want %d", len(seen), len(want))
+	}
+	for n, c := range want {
+		if seen[n] != c {
+			t.Errorf("%s: hook saw %d bytes, want %d", n, len(seen[n]), len(c))
+		}
+	}
+}
