@@ -27,6 +27,7 @@ type Pool struct {
 	closed bool
 	bg     sync.WaitGroup // background removals and resets
 	errs   []error
+	seq    int // numbers idle roots (see release)
 
 	spMu  sync.Mutex
 	sp    *spawner // started by the first init started ahead (linux)

@@ -164,6 +164,18 @@ func (p *Pool) release(i int, sk *skeleton) {
 		_ = p.RemoveLater(sk.dir)
 		return
 	}
+	// Idle, the root leaves the derivation's .chroot name: another process
+	// (onix --check, or Nix) may build the same derivation next and
+	// would use that name. The new name keeps the derivation's hash
+	// part, so the temp root that protects it from the GC still does.
+	p.seq++
+	idle := fmt.Sprintf("%s.idle-%d-%d-%d", sk.dir, os.Getpid(), i, p.seq)
+	if err := os.Rename(sk.dir, idle); err != nil {
+		p.mu.Unlock()
+		_ = p.RemoveLater(sk.dir)
+		return
+	}
+	sk.dir = idle
 	sk.ready = make(chan struct{})
 	s.skels = append(s.skels, sk)
 	p.bg.Add(1)

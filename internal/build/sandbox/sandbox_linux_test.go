@@ -329,9 +329,15 @@ $bb mkdir /nix/store/00000000000000000000000000000000-junkdir
 				c.Inputs = append(append([]Input(nil), c.Inputs...), Input{Source: extra, Target: "/nix/store/" + extraName})
 			}
 		}
-		out, log, err := f.run(context.Background(), script, withPool(p, mod))
+		var chroot string
+		out, log, err := f.run(context.Background(), script, withPool(p, func(c *Config) { mod(c); chroot = c.ChrootDir }))
 		if err != nil {
 			t.Fatalf("build %d failed: %v\n%s", i, err, log)
+		}
+		// kept for reuse, but not under the derivation's .chroot name,
+		// which another process building the same derivation would use
+		if _, err := os.Lstat(chroot); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("build %d: %s still exists after the build (%v)", i, chroot, err)
 		}
 		for name, want := range map[string]string{
 			"tmp":   "",
