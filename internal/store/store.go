@@ -170,6 +170,23 @@ func (s *Store) open(ctx context.Context) error {
 	if cur != 0 && cur < schemaVersion {
 		return fmt.Errorf("store database %s has old schema version %d; upgrade it with Nix first (onix supports %d)", s.dbDir, cur, schemaVersion)
 	}
+	if cur == 0 {
+		// A new store is created under the exclusive big lock: processes
+		// opening it for the first time at once would otherwise race to
+		// create the schema and to switch the database to WAL (which
+		// SQLite refuses, busy, while another connection uses it). The
+		// shared lock is dropped first, so that processes upgrading at
+		// once cannot wait for each other.
+		if err := syscall.Flock(int(bl.Fd()), syscall.LOCK_UN); err != nil {
+			return fmt.Errorf("unlocking %s: %w", bl.Name(), err)
+		}
+		if err := lockCtx(ctx, bl, lockExclusive, func() { s.logf("waiting for the big store lock %s...", bl.Name()) }); err != nil {
+			return err
+		}
+		if cur, err = readSchema(schemaFile); err != nil {
+			return err
+		}
+	}
 	db, err := openDB(ctx, s.dbDir+"/db.sqlite", cur == 0, s.opts.BusyTimeout)
 	if err != nil {
 		return err
@@ -179,6 +196,10 @@ func (s *Store) open(ctx context.Context) error {
 		if err := writeFileAtomic(schemaFile, []byte(fmt.Sprint(schemaVersion)), 0o644); err != nil {
 			return fmt.Errorf("writing schema version: %w", err)
 		}
+	}
+	// back to (or still) shared, as every process holds it
+	if err := lockCtx(ctx, bl, lockShared, nil); err != nil {
+		return err
 	}
 	if err := s.cleanTempEntries(ctx); err != nil {
 		s.logf("warning: cleaning leftover temporary store entries: %v", err)
