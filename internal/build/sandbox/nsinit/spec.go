@@ -142,6 +142,14 @@ func (d *decoder) uint() uint64 {
 		}
 		c := d.b[0]
 		d.b = d.b[1:]
+		if c == 0 && shift > 0 { // an overlong form: the encoder has one form per number
+			d.err = errors.New("non-minimal number")
+			break
+		}
+		if shift == 63 && c > 1 {
+			d.err = errors.New("number out of range")
+			break
+		}
 		v |= uint64(c&0x7f) << shift
 		if c < 0x80 {
 			return v

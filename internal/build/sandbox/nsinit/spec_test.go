@@ -34,3 +34,20 @@ func TestSpecRoundTrip(t *testing.T) {
 		t.Error("trailing byte: no error")
 	}
 }
+
+// FuzzDecode: any input decodes without panicking, and whatever decodes
+// re-encodes to the same bytes (the encoding has one form per spec).
+func FuzzDecode(f *testing.F) {
+	f.Add((&Spec{}).Encode())
+	f.Add((&Spec{Root: "/r", Binds: []Bind{{Src: "/a", Dst: "/b", RO: true}}, Argv: []string{"x"}, Env: []string{"A=1"}, Seccomp: true}).Encode())
+	f.Add([]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01})
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := Decode(data)
+		if err != nil {
+			return
+		}
+		if got := s.Encode(); string(got) != string(data) {
+			t.Fatalf("decode then encode changed the bytes:\n in %x\nout %x", data, got)
+		}
+	})
+}
