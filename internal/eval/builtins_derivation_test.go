@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -192,22 +191,11 @@ func TestDerivationErrors(t *testing.T) {
 // in dir with a temporary store root, skipping when Nix is absent.
 func nixInstantiate(t *testing.T, dir, expr string) string {
 	t.Helper()
-	if _, err := exec.LookPath("nix-instantiate"); err != nil {
-		t.Skip("skipping: nix-instantiate not installed")
-	}
-	tmp := t.TempDir()
-	cmd := exec.Command("nix-instantiate", "--eval", "--read-write-mode", "--strict", "--json", "-E", expr)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "NIX_REMOTE=local?root="+tmp+"/root", "HOME="+tmp, "XDG_CACHE_HOME="+tmp+"/cache", "NIX_PATH=")
-	out, err := cmd.Output()
+	out, err := nixInstantiateEnv(t, dir, expr, nil)
 	if err != nil {
-		msg := ""
-		if ee, ok := err.(*exec.ExitError); ok {
-			msg = string(ee.Stderr)
-		}
-		t.Fatalf("nix-instantiate %s: %v\n%s", expr, err, msg)
+		t.Fatalf("nix-instantiate %s: %v\n%s", expr, err, out)
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 // TestDerivationDifferential compares generated derivations with Nix.
