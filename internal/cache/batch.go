@@ -7,6 +7,7 @@ import (
 	"io"
 	"sort"
 	"sync"
+	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 	"github.com/onix-dev/onix/internal/store"
@@ -34,6 +35,10 @@ var _ BatchStore = (*store.Store)(nil)
 // arrived during the previous commit). On the first failure no new
 // downloads start, and the paths already prepared are still registered
 // when their references are. It returns the paths registered, sorted.
+// commitInterval is the shortest time between two commits of a
+// substitution while results keep arriving.
+const commitInterval = 50 * time.Millisecond
+
 func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, st BatchStore, progress func(string)) ([]string, error) {
 	sd := st.StoreDir()
 	order := topoOrder(sd, need)
@@ -139,22 +144,36 @@ func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, 
 			prepared[r.path] = r.prep
 		}
 	}
-	for r := range results {
-		handle(r)
-	drain:
-		for {
-			select {
-			case r, ok := <-results:
-				if !ok {
-					break drain
-				}
-				handle(r)
-			default:
-				break drain
+	// Commits (each one syncfs and one transaction) come at most every
+	// commitInterval while results keep arriving: fewer, larger batches.
+	var last time.Time
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for open := true; open; {
+		select {
+		case r, ok := <-results:
+			if !ok {
+				open = false
+				break
 			}
+			handle(r)
+			if wait := commitInterval - time.Since(last); wait > 0 {
+				if !armed {
+					timer.Reset(wait)
+					armed = true
+				}
+				break
+			}
+			commit()
+			last = time.Now()
+		case <-timer.C:
+			armed = false
+			commit()
+			last = time.Now()
 		}
-		commit()
 	}
+	timer.Stop()
 	commit()
 	if len(errs) == 0 && len(prepared) > 0 {
 		var left []string
