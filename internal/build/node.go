@@ -139,6 +139,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 		Seccomp:         !b.opts.DisableSeccomp,
 		Pool:            b.sandboxes,
 		Slot:            slot,
+		NoPrestart:      !n.moreBuilds,
 	}
 	for _, p := range closure {
 		cfg.Inputs = append(cfg.Inputs, sandbox.Input{Source: b.st.RealPath(p), Target: p})

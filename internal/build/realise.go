@@ -177,6 +177,10 @@ type node struct {
 	// lockWanted are the wanted outputs when the build started (n.wanted
 	// may grow meanwhile, on the scheduler's goroutine).
 	lockWanted []string
+	// moreBuilds: when it started, other builds were still to start, so
+	// the sandbox pool starts an init ahead for its slot (a session of a
+	// single build does not pay for one).
+	moreBuilds bool
 }
 
 // Realise makes the requested paths valid, building what is missing. The
@@ -474,6 +478,13 @@ func (b *builder) schedule(parent context.Context) error {
 	start := func(n *node, slot int) {
 		n.started = true
 		n.lockWanted = sortedKeys(n.wanted)
+		n.moreBuilds = false
+		for _, o := range all {
+			if !o.started && !o.done && !o.subst {
+				n.moreBuilds = true
+				break
+			}
+		}
 		running++
 		go func() {
 			var err error

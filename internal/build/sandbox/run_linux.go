@@ -51,7 +51,9 @@ func run(ctx context.Context, cfg *Config) error {
 	ip := cfg.Pool.takeInit(cfg.Slot, key)
 	// Start the init of the slot's next build already: it comes up on
 	// another core while this build runs.
-	cfg.Pool.prestart(cfg.Slot, key)
+	if !cfg.NoPrestart {
+		cfg.Pool.prestart(cfg.Slot, key)
+	}
 	used := false
 	defer func() {
 		if !used {

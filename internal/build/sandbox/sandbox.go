@@ -101,6 +101,9 @@ type Config struct {
 	// one build at a time.
 	Pool *Pool
 	Slot int
+	// NoPrestart: no build follows on this slot (as far as the caller
+	// knows), so the pool does not start an init ahead for it.
+	NoPrestart bool
 
 	// skel is the pool skeleton Run assembled the root from.
 	skel *skeleton

@@ -809,3 +809,32 @@ func TestSpawnerDiesAfterReply(t *testing.T) {
 	}
 	unix.Close(fds[0])
 }
+
+// TestPoolNoPrestart: a build marked as the last of its slot starts no init
+// ahead (and so no spawner); one that is not does.
+func TestPoolNoPrestart(t *testing.T) {
+	f := newFixture(t)
+	for _, last := range []bool{true, false} {
+		p := NewPool()
+		_, log, err := f.run(context.Background(), `$bb mkdir $out`, withPool(p, func(c *Config) { c.NoPrestart = last }))
+		if err != nil {
+			t.Fatalf("build failed: %v\n%s", err, log)
+		}
+		p.mu.Lock()
+		s := p.slots[0]
+		started := s != nil && s.init != nil
+		p.mu.Unlock()
+		p.spMu.Lock()
+		spawner := p.sp != nil
+		p.spMu.Unlock()
+		if started == last || spawner == last {
+			t.Errorf("NoPrestart=%v: init started ahead %v, spawner %v", last, started, spawner)
+		}
+		if err := p.Close(); err != nil {
+			t.Errorf("closing the pool: %v", err)
+		}
+	}
+	if kids := childProcesses(t); len(kids) > 0 {
+		t.Errorf("processes left: %v", kids)
+	}
+}
