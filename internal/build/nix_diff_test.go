@@ -1,7 +1,6 @@
 package build
 
 import (
-	"bytes"
 	"context"
 	"os"
 	"os/exec"
@@ -97,17 +96,14 @@ in rec {
 }
 `
 
+// nixTool is nixRun that fails the test when the tool fails.
 func nixTool(t *testing.T, root string, args ...string) string {
 	t.Helper()
-	base := []string{"--store", "local?root=" + root, "--option", "substituters", "", "--option", "sandbox", "true"}
-	cmd := exec.Command(args[0], append(base, args[1:]...)...)
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
+	out, stderr, err := nixRun(root, nil, args...)
 	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, stderr)
 	}
-	return strings.TrimSpace(string(out))
+	return out
 }
 
 func TestDifferentialAgainstNix(t *testing.T) {

@@ -170,7 +170,8 @@ func (s *Store) open(ctx context.Context) error {
 	if cur != 0 && cur < schemaVersion {
 		return fmt.Errorf("store database %s has old schema version %d; upgrade it with Nix first (onix supports %d)", s.dbDir, cur, schemaVersion)
 	}
-	if cur == 0 {
+	exclusive := cur == 0
+	if exclusive {
 		// A new store is created under the exclusive big lock: processes
 		// opening it for the first time at once would otherwise race to
 		// create the schema and to switch the database to WAL (which
@@ -197,9 +198,10 @@ func (s *Store) open(ctx context.Context) error {
 			return fmt.Errorf("writing schema version: %w", err)
 		}
 	}
-	// back to (or still) shared, as every process holds it
-	if err := lockCtx(ctx, bl, lockShared, nil); err != nil {
-		return err
+	if exclusive { // back to shared, as every process holds it
+		if err := lockCtx(ctx, bl, lockShared, nil); err != nil {
+			return err
+		}
 	}
 	if err := s.cleanTempEntries(ctx); err != nil {
 		s.logf("warning: cleaning leftover temporary store entries: %v", err)
