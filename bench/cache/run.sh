@@ -8,6 +8,10 @@
 # with each tool and prints both times and the ratio.
 #
 # Env: N (200), BYTES (524288000), COMPRESSION (zstd|none|xz, default zstd),
+#      ROUNDS (4; alternating which tool goes first, medians reported),
+#      CONTENT (random: incompressible, the default; mixed: compresses
+#      about 2x with zstd, like real store paths),
+#      BENCH_TMP (/tmp; where the work dir goes),
 #      JOBS (onix parallel downloads, default onix's), KEEP=1 keeps the
 #      work dir. Needs go and nix (2.8); never touches the host /nix store.
 set -euo pipefail
@@ -16,7 +20,9 @@ cd "$(dirname "$0")/../.."
 N=${N:-200}
 BYTES=${BYTES:-524288000}
 COMPRESSION=${COMPRESSION:-zstd}
-WORK=$(mktemp -d /tmp/onix-cache-bench.XXXXXX)
+ROUNDS=${ROUNDS:-4}
+CONTENT=${CONTENT:-random}
+WORK=$(mktemp -d "${BENCH_TMP:-/tmp}/onix-cache-bench.XXXXXX")
 SERVER_PID=
 cleanup() {
 	if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi
@@ -39,8 +45,8 @@ else
 fi
 go build -o "$WORK/gen" ./bench/cache/gen
 
-echo "generating $N paths (~$((BYTES >> 20)) MiB) ..."
-TOP=$("$WORK/gen" -store "$WORK/src" -n "$N" -bytes "$BYTES")
+echo "generating $N paths (~$((BYTES >> 20)) MiB, $CONTENT content) ..."
+TOP=$("$WORK/gen" -store "$WORK/src" -n "$N" -bytes "$BYTES" -content "$CONTENT")
 
 # Nix runs with a private HOME, cache dir and nix.conf (no substituters).
 export HOME=$WORK/home XDG_CACHE_HOME=$WORK/xdg-cache NIX_CONF_DIR=$WORK/etc
@@ -66,26 +72,44 @@ URL="http://127.0.0.1:$PORT"
 # Warm the server's page cache so neither client pays for cold reads.
 cat "$WORK"/cache/nar/* >/dev/null
 
-sync
-t0=$(now)
-nix --extra-experimental-features nix-command copy --from "$URL" --to "local?root=$WORK/nixdst" \
-	--option trusted-public-keys "$PUB" "$TOP" 2>"$WORK/nix.log"
-t1=$(now)
-NIX_T=$(secs "$t0" "$t1")
-
-sync
+# ROUNDS rounds, alternating which tool goes first (ABBA...), each into
+# fresh stores: the page cache and the file system's recently freed inodes
+# change from one copy to the next, and alternating keeps either tool from
+# always meeting the same state. Nothing is deleted until the end.
 JOBS_FLAG=()
 [ -n "${JOBS:-}" ] && JOBS_FLAG=(--jobs "$JOBS")
-t0=$(now)
-"$ONIX" --store "$WORK/onixdst" copy --from "$URL" --option trusted-public-keys "$PUB" "${JOBS_FLAG[@]}" "$TOP"
-t1=$(now)
-ONIX_T=$(secs "$t0" "$t1")
+run_nix() {
+	rm -rf "$XDG_CACHE_HOME" # no narinfo cache carried between rounds
+	sync
+	local t0 t1
+	t0=$(now)
+	nix --extra-experimental-features nix-command copy --from "$URL" --to "local?root=$WORK/nixdst$1" \
+		--option trusted-public-keys "$PUB" "$TOP" 2>"$WORK/nix.log"
+	t1=$(now)
+	NIX_TIMES+=("$(secs "$t0" "$t1")")
+}
+run_onix() {
+	sync
+	local t0 t1
+	t0=$(now)
+	"$ONIX" --store "$WORK/onixdst$1" copy --from "$URL" --option trusted-public-keys "$PUB" "${JOBS_FLAG[@]}" "$TOP" >/dev/null 2>"$WORK/onix.log"
+	t1=$(now)
+	ONIX_TIMES+=("$(secs "$t0" "$t1")")
+}
+NIX_TIMES=() ONIX_TIMES=()
+for r in $(seq "$ROUNDS"); do
+	if [ $((r % 2)) = 1 ]; then run_nix "$r"; run_onix "$r"; else run_onix "$r"; run_nix "$r"; fi
+	echo "round $r: nix ${NIX_TIMES[-1]} s, onix ${ONIX_TIMES[-1]} s, ratio $(echo "scale=2; ${NIX_TIMES[-1]} / ${ONIX_TIMES[-1]}" | bc)x"
+done
 
 # Both stores must hold the same closure with the same hashes.
-n_nix=$(ls "$WORK/nixdst/nix/store" | grep -vc '\.lock$' || true)
-n_onix=$(ls "$WORK/onixdst/nix/store" | grep -vc '\.lock$' || true)
-nix --extra-experimental-features nix-command store verify --store "local?root=$WORK/onixdst" --no-trust --all >/dev/null 2>&1
+n_nix=$(ls "$WORK/nixdst1/nix/store" | grep -vc '\.lock$' || true)
+n_onix=$(ls "$WORK/onixdst1/nix/store" | grep -vc '\.lock$' || true)
+nix --extra-experimental-features nix-command store verify --store "local?root=$WORK/onixdst1" --no-trust --all >/dev/null 2>&1
 echo "paths substituted: nix $n_nix, onix $n_onix (onix store verified by nix store verify)"
-echo "nix copy --from http:  $NIX_T s"
-echo "onix copy --from http: $ONIX_T s"
-echo "speedup (nix/onix):    $(echo "scale=2; $NIX_T / $ONIX_T" | bc)x"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+NIX_T=$(median "${NIX_TIMES[@]}")
+ONIX_T=$(median "${ONIX_TIMES[@]}")
+echo "nix copy --from http (median of $ROUNDS):  $NIX_T s"
+echo "onix copy --from http (median of $ROUNDS): $ONIX_T s"
+echo "speedup (nix/onix medians):    $(echo "scale=2; $NIX_T / $ONIX_T" | bc)x"

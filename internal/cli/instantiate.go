@@ -125,8 +125,9 @@ func startGCTuner() func() {
 	}
 }
 
-// startProfile writes a CPU profile to $ONIX_CPUPROFILE (if set) until the
-// returned function is called; $ONIX_MEMPROFILE gets a heap profile then.
+// startProfile writes a CPU profile of any onix command to $ONIX_CPUPROFILE
+// (if set) until the returned function is called; $ONIX_MEMPROFILE gets a
+// heap profile then.
 func startProfile(stderr io.Writer) func() {
 	cpu, mem := os.Getenv("ONIX_CPUPROFILE"), os.Getenv("ONIX_MEMPROFILE")
 	if cpu == "" && mem == "" {
@@ -309,7 +310,6 @@ func runInstantiate(ctx context.Context, args []string, stdin io.Reader, stdout,
 	tuneRuntime()
 	defer startGCTuner()()
 
-	defer startProfile(stderr)()
 	args, xo := splitInstantiateStoreArgs(args) // instantiate_drv.go
 	defer xo.close()
 	o, err := parseInstantiateArgs(args)

@@ -24,7 +24,10 @@ func Main(args []string) int {
 	defer stop()
 	root := newRoot()
 	root.SetArgs(args)
-	if err := root.ExecuteContext(ctx); err != nil {
+	stopProfile := startProfile(os.Stderr)
+	err := root.ExecuteContext(ctx)
+	stopProfile()
+	if err != nil {
 		if ee, ok := err.(exitError); ok {
 			return ee.code
 		}

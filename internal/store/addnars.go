@@ -99,7 +99,16 @@ func (s *Store) checkNARInfo(info *PathInfo) (*newInfo, error) {
 // against ni, filling in ni.NarSize and, for derivations, ni.drvOutputs.
 func (s *Store) restoreNAR(ctx context.Context, ni *newInfo, tmp string, r io.Reader) error {
 	h, _ := hash.NewHasher(hash.SHA256)
-	if err := nar.RestoreWith(ctx, io.TeeReader(r, h), tmp, nar.RestoreOptions{FileWritten: startWriteback}); err != nil {
+	buf, _ := s.narBufs.Get().(*[]byte)
+	if buf == nil {
+		b := make([]byte, narBufSize)
+		buf = &b
+	}
+	defer s.narBufs.Put(buf)
+	// Big files go to disk with O_DIRECT: no page-cache copy, and on disk
+	// before CommitNARs' syncfs, which then has little left to write.
+	opts := nar.RestoreOptions{FileWritten: startWriteback, DirectIO: true, Buffer: *buf}
+	if err := nar.RestoreWith(ctx, io.TeeReader(r, h), tmp, opts); err != nil {
 		return fmt.Errorf("restoring NAR: %w", err)
 	}
 	if got := h.Sum(); !got.Equal(ni.NarHash) || (ni.NarSize != 0 && uint64(h.Size()) != ni.NarSize) {
@@ -123,6 +132,10 @@ func (s *Store) restoreNAR(ctx context.Context, ni *newInfo, tmp string, r io.Re
 	}
 	return nil
 }
+
+// narBufSize is the size of the buffers NARs are restored through: 1 MiB
+// of block-aligned space for direct writes, plus room to align it.
+const narBufSize = 1<<20 + 4096
 
 // CommitResult is what CommitNARs and AddNARs did.
 type CommitResult struct {

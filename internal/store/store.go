@@ -21,6 +21,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -69,6 +70,7 @@ type Store struct {
 	db           *sql.DB
 	bigLock      *os.File
 	temp         *tempRoots
+	narBufs      sync.Pool // *[]byte of narBufSize, for restoring NARs
 }
 
 // Open opens (creating if needed) the local store described by opts.

@@ -22,14 +22,19 @@ func main() {
 	n := flag.Int("n", 200, "number of paths")
 	total := flag.Int64("bytes", 500<<20, "approximate total content size")
 	seed := flag.Uint64("seed", 1, "random seed")
+	content := flag.String("content", "random", "file contents: random (incompressible) or mixed (two thirds of each file text-like, compressing about 2x with zstd, like real store paths)")
 	flag.Parse()
-	if err := run(context.Background(), *root, *n, *total, *seed); err != nil {
+	if *content != "random" && *content != "mixed" {
+		fmt.Fprintln(os.Stderr, "gen: -content must be random or mixed")
+		os.Exit(2)
+	}
+	if err := run(context.Background(), *root, *n, *total, *seed, *content == "mixed"); err != nil {
 		fmt.Fprintln(os.Stderr, "gen:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, root string, n int, total int64, seed uint64) error {
+func run(ctx context.Context, root string, n int, total int64, seed uint64, mixed bool) error {
 	if root == "" || n < 2 {
 		return fmt.Errorf("need -store and -n >= 2")
 	}
@@ -84,7 +89,7 @@ func run(ctx context.Context, root string, n int, total int64, seed uint64) erro
 				part += size % int64(files)
 			}
 			fp := filepath.Join(src, "lib", fmt.Sprintf("file-%d.bin", f))
-			if err := writeRandom(fp, part, rng, buf); err != nil {
+			if err := writeContent(fp, part, rng, buf, mixed); err != nil {
 				return err
 			}
 		}
@@ -101,7 +106,16 @@ func run(ctx context.Context, root string, n int, total int64, seed uint64) erro
 	return nil
 }
 
-func writeRandom(p string, n int64, rng *mrand.Rand, buf []byte) error {
+// vocabulary is what the text-like blocks of mixed content are made of:
+// symbol and path fragments such as binaries and scripts are full of.
+var vocabulary = strings.Fields(`_ZN4core3fmt9Formatter9write_str _ZNSt6vectorIiSaIiEE9push_back
+	GLIBC_2.34 libc.so.6 /nix/store/ lib64 x86_64-linux-gnu __cxa_finalize .rodata .text .data
+	main init fini malloc free memcpy strlen printf error warning debug config
+	usr/share/doc/ README LICENSE Makefile #include <stdio.h> return int char void const
+	static struct unsigned long size_t if else for while switch case break continue`)
+
+// writeContent writes n bytes of random or mixed content to p.
+func writeContent(p string, n int64, rng *mrand.Rand, buf []byte, mixed bool) error {
 	f, err := os.Create(p)
 	if err != nil {
 		return err
@@ -116,6 +130,9 @@ func writeRandom(p string, n int64, rng *mrand.Rand, buf []byte) error {
 			buf[i], buf[i+1], buf[i+2], buf[i+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
 			buf[i+4], buf[i+5], buf[i+6], buf[i+7] = byte(v>>32), byte(v>>40), byte(v>>48), byte(v>>56)
 		}
+		if mixed {
+			textBlocks(buf[:c], rng)
+		}
 		if _, err := f.Write(buf[:c]); err != nil {
 			f.Close()
 			return err
@@ -123,4 +140,27 @@ func writeRandom(p string, n int64, rng *mrand.Rand, buf []byte) error {
 		n -= c
 	}
 	return f.Close()
+}
+
+// textBlocks overwrites two of every three 4 KiB blocks of b with words of
+// the vocabulary and numbers, leaving the rest random.
+func textBlocks(b []byte, rng *mrand.Rand) {
+	for off := 0; off < len(b); off += 4096 {
+		if rng.IntN(3) == 0 {
+			continue
+		}
+		blk := b[off:min(off+4096, len(b))]
+		i := 0
+		for i < len(blk) {
+			w := vocabulary[rng.IntN(len(vocabulary))]
+			if rng.IntN(8) == 0 {
+				w = fmt.Sprintf("%d", rng.IntN(100000))
+			}
+			i += copy(blk[i:], w)
+			if i < len(blk) {
+				blk[i] = " \n"[rng.IntN(2)]
+				i++
+			}
+		}
+	}
 }
