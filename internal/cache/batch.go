@@ -26,63 +26,107 @@ type BatchStore interface {
 
 var _ BatchStore = (*store.Store)(nil)
 
-// substituteBatched substitutes need (path -> verified source) into st as
-// a pipeline: up to Jobs workers download, decompress, verify and restore
-// NARs into temporary entries in dependency order, without waiting for
-// references to be registered; meanwhile this goroutine commits whatever
-// has been prepared and whose references are valid or in the same batch,
-// one sync and one transaction per batch (group commit: a batch is what
-// arrived during the previous commit). On the first failure no new
-// downloads start, and the paths already prepared are still registered
-// when their references are. It returns the paths registered, sorted.
+// substituteBatched substitutes the invalid part of the closures of roots
+// into st as a pipeline. The closure is walked (walkClosure) while up to
+// Jobs workers already download, decompress, verify and restore NARs into
+// temporary entries: first in the order their narinfos arrive, and once
+// the walk is complete, references first. Nothing is registered before
+// the walk is complete; from then on this goroutine commits whatever has
+// been prepared and whose references are valid or in the same batch, one
+// sync and one transaction per batch (group commit: a batch is what
+// arrived during the previous commit). On the first failure (of the walk
+// or of a NAR) no new downloads start; after a NAR failure that comes
+// once the walk is complete, the paths already prepared are still
+// registered when their references are. It returns the paths registered,
+// sorted.
+//
 // commitInterval is the shortest time between two commits of a
 // substitution while results keep arriving.
 const commitInterval = 50 * time.Millisecond
 
-func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, st BatchStore, progress func(string)) ([]string, error) {
+func (m *Multi) substituteBatched(ctx context.Context, roots []string, st BatchStore, progress func(string)) ([]string, error) {
 	sd := st.StoreDir()
-	order := topoOrder(sd, need)
-	if len(order) == 0 {
-		return nil, nil
-	}
-	jobs := m.opts.Jobs
-	if jobs < 1 {
-		jobs = 1
-	}
-	jobs = min(jobs, len(order))
-
+	jobs := max(m.opts.Jobs, 1)
 	wctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	type result struct {
-		path string
-		prep *store.PreparedNAR
-		err  error
-	}
-	// Buffered for every path, so workers never wait for a commit.
-	results := make(chan result, len(order))
-	todo := make(chan string)
-	var wg sync.WaitGroup
-	for range jobs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for p := range todo {
-				s := need[p]
-				prep, err := prepareOne(wctx, s.cache, s.info, st)
-				results <- result{p, prep, err}
+
+	// The walk reports each path to substitute on discovered, then closes
+	// it; need, order and walkErr are set before walked is closed.
+	discovered := make(chan found)
+	walked := make(chan struct{})
+	var (
+		need    map[string]*source
+		order   []string
+		walkErr error
+	)
+	go func() {
+		defer close(walked)
+		need, walkErr = m.walkClosure(wctx, roots, st, func(p string, s *source) {
+			select {
+			case discovered <- found{p, s}:
+			case <-wctx.Done():
 			}
-		}()
-	}
+		})
+		close(discovered)
+		if walkErr != nil {
+			cancel()
+			return
+		}
+		order = topoOrder(sd, need)
+	}()
+
+	// The feeder queues what the walk finds (the walk never waits for a
+	// worker) and hands it out; once the walk is done, what is still
+	// queued goes out references first.
+	todo := make(chan found)
 	go func() {
 		defer close(todo)
-		for _, p := range order {
+		var queue []found
+		in := discovered
+		for in != nil || len(queue) > 0 {
+			var out chan found
+			var next found
+			if len(queue) > 0 {
+				out, next = todo, queue[0]
+			}
 			select {
-			case todo <- p:
+			case it, ok := <-in:
+				if ok {
+					queue = append(queue, it)
+					break
+				}
+				in = nil
+				<-walked
+				if walkErr != nil {
+					return
+				}
+				queue = inOrder(queue, order)
+			case out <- next:
+				queue = queue[1:]
 			case <-wctx.Done():
 				return
 			}
 		}
 	}()
+
+	type result struct {
+		path string
+		prep *store.PreparedNAR
+		err  error
+	}
+	// Roomy, so workers seldom wait for a commit.
+	results := make(chan result, 1024)
+	var wg sync.WaitGroup
+	for range jobs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for it := range todo {
+				prep, err := prepareOne(wctx, it.src.cache, it.src.info, st)
+				results <- result{it.path, prep, err}
+			}
+		}()
+	}
 	go func() {
 		wg.Wait()
 		close(results)
@@ -103,7 +147,11 @@ func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, 
 		}
 		errs = append(errs, err)
 	}
+	walkDone := false // set once walked is closed and the walk succeeded
 	commit := func() {
+		if !walkDone {
+			return
+		}
 		batch := committable(sd, order, need, prepared, registered)
 		if len(batch) == 0 {
 			return
@@ -150,8 +198,16 @@ func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	armed := false
+	walkedC := walked
 	for open := true; open; {
 		select {
+		case <-walkedC:
+			walkedC = nil
+			walkDone = walkErr == nil
+			if walkDone && time.Since(last) >= commitInterval {
+				commit()
+				last = time.Now()
+			}
 		case r, ok := <-results:
 			if !ok {
 				open = false
@@ -174,7 +230,17 @@ func (m *Multi) substituteBatched(ctx context.Context, need map[string]*source, 
 		}
 	}
 	timer.Stop()
-	commit()
+	<-walked
+	// A walk that failed by itself is the cause (the workers then failed
+	// with the cancellation); a cancelled walk is a consequence of a NAR
+	// failure, or of ctx.
+	if walkErr != nil && (len(errs) == 0 || !errors.Is(walkErr, context.Canceled)) {
+		return nil, walkErr
+	}
+	if walkErr == nil {
+		walkDone = true
+		commit()
+	}
 	if len(errs) == 0 && len(prepared) > 0 {
 		var left []string
 		for p := range prepared {
@@ -207,6 +273,29 @@ func prepareOne(ctx context.Context, c *BinaryCache, ni *NarInfo, st BatchStore)
 		return nil, fmt.Errorf("substituting %s from %s: %w", ni.StorePath, c.URL(), err)
 	}
 	return prep, nil
+}
+
+// found is a path to substitute and where from.
+type found struct {
+	path string
+	src  *source
+}
+
+// inOrder sorts queue by the paths' positions in order (stable; paths not
+// in order go last).
+func inOrder(queue []found, order []string) []found {
+	pos := make(map[string]int, len(order))
+	for i, p := range order {
+		pos[p] = i
+	}
+	at := func(p string) int {
+		if i, ok := pos[p]; ok {
+			return i
+		}
+		return len(order)
+	}
+	sort.SliceStable(queue, func(i, j int) bool { return at(queue[i].path) < at(queue[j].path) })
+	return queue
 }
 
 // committable returns the prepared paths whose references are all valid

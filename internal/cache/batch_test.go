@@ -2,10 +2,15 @@ package cache
 
 import (
 	"bytes"
+	"errors"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 )
@@ -93,4 +98,93 @@ func TestBatchedSubstitutionBadNAR(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkStoreClean(t, dst, paths)
+}
+
+// The walk and the downloads overlap: the narinfo of a path deep in the
+// closure is held back until some NAR has been requested, which only
+// happens if downloads start before the walk is complete. The substitution
+// still completes the closure.
+func TestSubstitutionDownloadsWhileWalking(t *testing.T) {
+	ctx := testCtx(t)
+	src := newStore(t)
+	paths := makeClosure(t, src, 12, 3000, 5)
+	top := paths[len(paths)-1]
+	key, _ := GenerateKey("pipe-1")
+	dir := t.TempDir()
+	c, err := Open(ctx, "file://"+dir+"?compression=zstd", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
+		t.Fatal(err)
+	}
+	deep, _ := storepath.DefaultStoreDir.Parse(paths[0])
+	narRequested := make(chan struct{})
+	var once sync.Once
+	overlapped := false
+	files := http.FileServer(http.Dir(dir))
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch {
+		case strings.HasPrefix(r.URL.Path, "/nar/"):
+			once.Do(func() { close(narRequested) })
+		case r.URL.Path == "/"+deep.HashPart+".narinfo":
+			select {
+			case <-narRequested:
+				overlapped = true
+			case <-time.After(10 * time.Second):
+			}
+		}
+		files.ServeHTTP(w, r)
+	}))
+	defer ts.Close()
+	dst := newStore(t)
+	m, err := NewSubstituter([]string{ts.URL}, SubstituterOptions{
+		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Fetch(ctx, top, dst); err != nil {
+		t.Fatal(err)
+	}
+	if !overlapped {
+		t.Error("no NAR was requested before the walk reached the deepest path")
+	}
+	checkStoreClean(t, dst, paths)
+}
+
+// A narinfo missing in the middle of the closure fails the substitution
+// with an error naming that path, though downloads of the paths found
+// before it had started: nothing becomes valid and no temporary entry is
+// left.
+func TestSubstitutionWalkFailsMidway(t *testing.T) {
+	ctx := testCtx(t)
+	src := newStore(t)
+	paths := makeClosure(t, src, 12, 3000, 6)
+	top := paths[len(paths)-1]
+	key, _ := GenerateKey("walk-1")
+	dir := t.TempDir()
+	c, err := Open(ctx, "file://"+dir+"?compression=none", Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
+		t.Fatal(err)
+	}
+	gone, _ := storepath.DefaultStoreDir.Parse(paths[1])
+	if err := os.Remove(filepath.Join(dir, gone.HashPart+".narinfo")); err != nil {
+		t.Fatal(err)
+	}
+	dst := newStore(t)
+	m, err := NewSubstituter([]string{"file://" + dir}, SubstituterOptions{
+		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = m.Fetch(ctx, top, dst)
+	if err == nil || !strings.Contains(err.Error(), paths[1]) || !errors.Is(err, ErrNotFound) {
+		t.Fatalf("missing narinfo of %s: err = %v", paths[1], err)
+	}
+	checkStoreClean(t, dst, nil)
 }

@@ -243,42 +243,13 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 	if st.StoreDir() != m.opts.StoreDir {
 		return nil, fmt.Errorf("substituters are for store %s, the local store is %s", m.opts.StoreDir, st.StoreDir())
 	}
-	// Walk the closure through narinfos, level by level, in parallel.
-	need := map[string]*source{}
-	seen := map[string]bool{}
-	frontier := append([]string(nil), paths...)
-	for len(frontier) > 0 {
-		var next []string
-		var todo []string
-		for _, p := range frontier {
-			if !seen[p] {
-				seen[p] = true
-				todo = append(todo, p)
-			}
-		}
-		srcs := make([]*source, len(todo))
-		err := parallelFor(ctx, len(todo), m.opts.HTTPConnections, func(ctx context.Context, i int) error {
-			ok, err := st.IsValid(ctx, todo[i])
-			if err != nil || ok {
-				return err
-			}
-			srcs[i], err = m.query(ctx, todo[i])
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		for i, s := range srcs {
-			if s == nil {
-				continue
-			}
-			need[todo[i]] = s
-			next = append(next, fullRefs(m.opts.StoreDir, s.info)...)
-		}
-		frontier = next
-	}
 	if bs, ok := st.(BatchStore); ok {
-		return m.substituteBatched(ctx, need, bs, progress)
+		// Downloads start while the closure is still being walked.
+		return m.substituteBatched(ctx, paths, bs, progress)
+	}
+	need, err := m.walkClosure(ctx, paths, st, nil)
+	if err != nil {
+		return nil, err
 	}
 	nodes := make([]string, 0, len(need))
 	for p := range need {
@@ -286,7 +257,7 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 	}
 	var mu sync.Mutex
 	var done []string
-	err := runDAG(ctx, nodes, func(p string) []string { return fullRefs(m.opts.StoreDir, need[p].info) }, m.opts.Jobs,
+	err = runDAG(ctx, nodes, func(p string) []string { return fullRefs(m.opts.StoreDir, need[p].info) }, m.opts.Jobs,
 		func(ctx context.Context, p string) error {
 			s := need[p]
 			if err := fetchOne(ctx, s.cache, s.info, st); err != nil {
@@ -302,6 +273,87 @@ func (m *Multi) fetchClosure(ctx context.Context, paths []string, st LocalStore,
 		})
 	sort.Strings(done)
 	return done, err
+}
+
+// walkClosure finds, through narinfos, the paths of the closures of roots
+// that are not valid in st and where to get each. Every path's narinfo is
+// queried as soon as a referrer's narinfo names it (up to HTTPConnections
+// at once), not level by level, so a deep closure costs few round trips
+// more than a shallow one. found, if non-nil, is called (from any
+// goroutine) with each path to substitute as soon as it is known. On
+// failure the error of the first failing path in sort order is returned.
+func (m *Multi) walkClosure(ctx context.Context, roots []string, st LocalStore, found func(string, *source)) (map[string]*source, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu   sync.Mutex
+		need = map[string]*source{}
+		seen = map[string]bool{}
+		errs = map[string]error{}
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, max(1, m.opts.HTTPConnections))
+	lookup := func(ctx context.Context, p string) (*source, error) {
+		select {
+		case sem <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		defer func() { <-sem }()
+		if ok, err := st.IsValid(ctx, p); err != nil || ok {
+			return nil, err
+		}
+		return m.query(ctx, p)
+	}
+	var visit func(p string)
+	visit = func(p string) {
+		mu.Lock()
+		if seen[p] || len(errs) > 0 {
+			mu.Unlock()
+			return
+		}
+		seen[p] = true
+		mu.Unlock()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := lookup(ctx, p)
+			if err != nil {
+				mu.Lock()
+				if len(errs) == 0 || ctx.Err() == nil {
+					errs[p] = err // after the first, only real causes
+				}
+				mu.Unlock()
+				cancel()
+				return
+			}
+			if s == nil {
+				return // valid already
+			}
+			mu.Lock()
+			need[p] = s
+			mu.Unlock()
+			if found != nil {
+				found(p, s)
+			}
+			for _, r := range fullRefs(m.opts.StoreDir, s.info) {
+				visit(r)
+			}
+		}()
+	}
+	for _, p := range roots {
+		visit(p)
+	}
+	wg.Wait()
+	if len(errs) > 0 {
+		failed := make([]string, 0, len(errs))
+		for p := range errs {
+			failed = append(failed, p)
+		}
+		sort.Strings(failed)
+		return nil, errs[failed[0]]
+	}
+	return need, nil
 }
 
 // fetchOne downloads, verifies and registers one path whose references
