@@ -95,6 +95,13 @@ in rec {
   featKvm = mk { name = "feat-kvm"; requiredSystemFeatures = [ "kvm" "onix-test-feature" ]; args = sh "echo > $out"; };
   featFoo = mk { name = "feat-foo"; requiredSystemFeatures = [ "foo" ]; args = sh "echo foo > $out"; };
   sfeatFoo = smk { name = "sfeat-foo"; requiredSystemFeatures = [ "foo" "zzz" ]; args = sh (sout + "echo > $out"); };
+
+  # extra-platforms: what the builder sees of the machine
+  personality = "$builder uname -m > $out; $builder cat /proc/self/personality >> $out";
+  i686 = mk { name = "i686"; system = "i686-linux"; args = sh personality; };
+  native = mk { name = "native"; args = sh personality; };
+  armv7l = mk { name = "armv7l"; system = "armv7l-linux"; args = sh "echo > $out"; };
+  i686b = mk { name = "i686-b"; system = "i686-linux"; args = sh "echo > $out"; };
 }
 `
 
@@ -303,6 +310,34 @@ func TestSystemFeaturesAgainstNix(t *testing.T) {
 		t.Fatalf("onix build featFoo: %v\n%s", berr, status)
 	}
 	f.compareBuilt(t, []string{out}, res)
+}
+
+// extra-platforms: by default (Nix's: i686-linux on x86_64-linux) an
+// i686-linux derivation builds, in the 32-bit personality with address
+// space randomisation off, as with Nix, and the native one gets the same
+// personality flags Nix gives; configured away, or for a platform not
+// listed, both refuse with the same message.
+func TestExtraPlatformsAgainstNix(t *testing.T) {
+	if HostSystem() != "x86_64-linux" {
+		t.Skip("the default extra platform (i686-linux) exists only on x86_64-linux hosts")
+	}
+	f := newAttrsFixture(t)
+	out, stderr, err := nixRun(f.nixRoot, nil, "nix-build", "--no-out-link", f.file, "-A", "i686", "-A", "native")
+	if err != nil {
+		t.Fatalf("nix-build i686 native: %v\n%s", err, stderr)
+	}
+	res, status, berr := f.onixBuild(t, Options{}, f.instantiate(t, "i686"), f.instantiate(t, "native"))
+	if berr != nil {
+		t.Fatalf("onix build i686 native: %v\n%s", berr, status)
+	}
+	f.compareBuilt(t, strings.Fields(out), res)
+	if got := readStoreFile(t, f.onixRoot, res[0].Outputs["out"], ""); got != "i686\n00040008\n" {
+		t.Errorf("i686 build saw %q, want uname i686 and personality PER_LINUX32|ADDR_NO_RANDOMIZE", got)
+	}
+
+	f.expectBothFail(t, "armv7l", nil, Options{})
+	none := []string{"--option", "extra-platforms", ""}
+	f.expectBothFail(t, "i686b", none, Options{ExtraPlatforms: []string{}})
 }
 
 func readStoreFile(t *testing.T, root, p, rel string) string {

@@ -27,7 +27,7 @@ func TestExportReferencesGraphFormat(t *testing.T) {
 		name: "graph-structured",
 		deps: []string{depDrv},
 		env: map[string]string{"__json": fmt.Sprintf(`{"exportReferencesGraph":{"closure":[%q]},"builder":%q,"name":"graph-structured","system":%q}`,
-			dep["out"], e.bb+"/bin/busybox", hostSystem())},
+			dep["out"], e.bb+"/bin/busybox", HostSystem())},
 		script: `b=` + e.bb + `/bin/busybox; out=$($b grep -o '"out":"[^"]*"' .attrs.json | $b cut -d'"' -f4); $b mkdir $out; $b cp .attrs.json $out/`,
 	})
 	if _, err := e.realise(e.opts(), envDrv, structDrv); err != nil {
@@ -139,7 +139,7 @@ func TestRequiredSystemFeatures(t *testing.T) {
 	o.SystemFeatures = []string{"b", "a", "b"}
 	_, err := e.realise(o, drv)
 	want := fmt.Sprintf("a '%s' with features {big-parallel, zz-feature} is required to build '%s', but I am a '%s' with features {a, b}",
-		hostSystem(), drv, hostSystem())
+		HostSystem(), drv, HostSystem())
 	if err == nil || err.Error() != want {
 		t.Fatalf("error %v\nwant %s", err, want)
 	}

@@ -125,7 +125,7 @@ type drvSpec struct {
 func (e *env) add(s drvSpec) (string, map[string]string) {
 	e.t.Helper()
 	ctx := context.Background()
-	envm := map[string]string{"name": s.name, "system": hostSystem()}
+	envm := map[string]string{"name": s.name, "system": HostSystem()}
 	builder := e.bb + "/bin/busybox"
 	args := []string{"sh", "-c", s.script}
 	if s.builder != "" {
@@ -136,7 +136,7 @@ func (e *env) add(s drvSpec) (string, map[string]string) {
 		envm[k] = v
 	}
 	spec := derivation.Spec{
-		Name: s.name, System: hostSystem(), Builder: builder, Args: args,
+		Name: s.name, System: HostSystem(), Builder: builder, Args: args,
 		Outputs: s.outputs, Env: envm, InputSrcs: append([]string{e.bb}, s.srcs...),
 		InputDrvs: map[string][]string{},
 	}

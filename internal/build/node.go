@@ -133,6 +133,7 @@ func (b *builder) buildNode(ctx context.Context, n *node, slot int) (err error) 
 		Builder:         drv.Builder,
 		Args:            drv.Args,
 		Network:         fixed,
+		Linux32:         linux32(drv.Platform, b.opts.System),
 		HostUID:         -1,
 		HostGID:         -1,
 		Log:             out,

@@ -64,6 +64,9 @@ type Options struct {
 	BuildUIDBase int
 	// System is this machine's platform; default x86_64-linux etc.
 	System string
+	// ExtraPlatforms is the `extra-platforms` setting: platforms besides
+	// System this machine builds for. nil means DefaultExtraPlatforms.
+	ExtraPlatforms []string
 	// SystemFeatures is the `system-features` setting: what derivations may
 	// require (requiredSystemFeatures). nil means DefaultSystemFeatures();
 	// an empty non-nil slice means none.
@@ -206,7 +209,7 @@ func Realise(ctx context.Context, opts Options, reqs []Request) ([]Result, error
 		opts.BuildUIDBase = 872415232
 	}
 	if opts.System == "" {
-		opts.System = hostSystem()
+		opts.System = HostSystem()
 	}
 	if opts.SubstituteJobs <= 0 {
 		opts.SubstituteJobs = 16
@@ -589,7 +592,8 @@ func (b *builder) schedule(parent context.Context) error {
 	return nil
 }
 
-func hostSystem() string {
+// HostSystem is this machine's Nix system name (x86_64-linux, ...).
+func HostSystem() string {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
 	if arch == "" {
 		arch = runtime.GOARCH

@@ -48,13 +48,18 @@ func NewConfig() *Config {
 	}}
 }
 
+// extraNamed reports the settings whose own names start with "extra-":
+// Nix sets them like any other, and `extra-extra-platforms` appends to one.
+func extraNamed(name string) bool { return name == "extra-platforms" }
+
 // Set assigns one setting. A name of the form `extra-NAME` appends the
-// whitespace-separated value to NAME, like Nix does for list settings.
+// whitespace-separated value to NAME, like Nix does for list settings
+// (except for a setting that is itself named so, see extraNamed).
 func (c *Config) Set(name, value string) error {
 	if name == "" {
 		return errors.New("empty setting name")
 	}
-	if base, ok := strings.CutPrefix(name, "extra-"); ok {
+	if base, ok := strings.CutPrefix(name, "extra-"); ok && !extraNamed(name) {
 		if base == "" {
 			return fmt.Errorf("invalid setting name %q", name)
 		}

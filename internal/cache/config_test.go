@@ -65,6 +65,23 @@ func TestConfigExtraAppendsToDefault(t *testing.T) {
 	}
 }
 
+// extra-platforms is a setting of its own (as in Nix): setting it replaces
+// the value, and extra-extra-platforms appends to it.
+func TestConfigExtraPlatforms(t *testing.T) {
+	c := NewConfig()
+	for _, o := range []Option{{"extra-platforms", "i686-linux"}, {"extra-platforms", "armv7l-linux"}, {"extra-extra-platforms", "riscv64-linux"}} {
+		if err := c.Set(o.Name, o.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := c.List("extra-platforms"), []string{"armv7l-linux", "riscv64-linux"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("extra-platforms = %q, want %q", got, want)
+	}
+	if got := c.List("platforms"); len(got) != 0 {
+		t.Errorf("extra-platforms leaked into a setting named platforms: %q", got)
+	}
+}
+
 func TestConfigEnvAndOptions(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "onix.conf")

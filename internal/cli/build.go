@@ -64,12 +64,17 @@ func (f *buildFlags) options(st *store.Store, stderr io.Writer) (build.Options, 
 	if err != nil {
 		return build.Options{}, err
 	}
-	features, err := systemFeaturesFor(f.settings)
+	features, err := listSetting(f.settings, "system-features", build.DefaultSystemFeatures())
+	if err != nil {
+		return build.Options{}, err
+	}
+	platforms, err := listSetting(f.settings, "extra-platforms", build.DefaultExtraPlatforms(build.HostSystem()))
 	if err != nil {
 		return build.Options{}, err
 	}
 	o := build.Options{
 		SystemFeatures:   features,
+		ExtraPlatforms:   platforms,
 		Substituter:      sub,
 		Store:            st,
 		MaxJobs:          f.jobs,
@@ -92,12 +97,12 @@ func (f *buildFlags) options(st *store.Store, stderr io.Writer) (build.Options, 
 	return o, nil
 }
 
-// systemFeaturesFor is the `system-features` setting: Nix's defaults
-// (build.DefaultSystemFeatures), then $ONIX_CONF, then --option, so that
-// `extra-system-features` adds to the defaults as in Nix.
-func systemFeaturesFor(settings []cache.Option) ([]string, error) {
+// listSetting is a list setting such as `system-features`: def (Nix's
+// default), then $ONIX_CONF, then --option, so that `extra-NAME` adds to
+// the default as in Nix.
+func listSetting(settings []cache.Option, name string, def []string) ([]string, error) {
 	cfg := cache.NewConfig()
-	if err := cfg.Set("system-features", strings.Join(build.DefaultSystemFeatures(), " ")); err != nil {
+	if err := cfg.Set(name, strings.Join(def, " ")); err != nil {
 		return nil, err
 	}
 	if p := os.Getenv("ONIX_CONF"); p != "" {
@@ -110,7 +115,7 @@ func systemFeaturesFor(settings []cache.Option) ([]string, error) {
 			return nil, fmt.Errorf("loading settings: --option %s: %w", o.Name, err)
 		}
 	}
-	return append([]string{}, cfg.List("system-features")...), nil
+	return append([]string{}, cfg.List(name)...), nil
 }
 
 // substituterFor builds the substituters from $ONIX_CONF and the --option

@@ -66,6 +66,62 @@ derivation { name = "needs-feature"; system = builtins.currentSystem; builder = 
 	}
 }
 
+// extra-platforms: an i686-linux derivation builds by default on x86_64
+// (in the 32-bit personality) and not once the setting is emptied, from
+// --option or from $ONIX_CONF.
+func TestBuildExtraPlatformsSetting(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("onix build's sandbox needs root here (namespaces and uid maps)")
+	}
+	if _, err := os.Stat("/bin/busybox"); err != nil {
+		t.Skip("no /bin/busybox (apt-get install busybox-static)")
+	}
+	if hostSystemForTest() != "x86_64-linux" {
+		t.Skip("the default extra platform (i686-linux) exists only on x86_64-linux hosts")
+	}
+	dir, _ := writeBuildFixture(t)
+	file := filepath.Join(dir, "i686.nix")
+	src := `let bb = builtins.path { path = ./bb; name = "busybox"; }; in
+{ n }: derivation { name = "i686-${n}"; system = "i686-linux"; builder = "${bb}/busybox"; args = [ "sh" "-c" "uname -m > $out" ]; }
+`
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	storeDir := filepath.Join(dir, "store")
+	run := func(n string, args ...string) (string, error) {
+		var out, errb bytes.Buffer
+		root := newRoot()
+		root.SetArgs(append([]string{"--store", storeDir, "build", file, "--no-out-link", "--argstr", "n", n}, args...))
+		root.SetOut(&out)
+		root.SetErr(&errb)
+		err := root.ExecuteContext(context.Background())
+		return strings.TrimSpace(out.String()), err
+	}
+	t.Setenv("ONIX_CONF", "")
+	out, err := run("default")
+	if err != nil {
+		t.Fatalf("default extra-platforms: %v", err)
+	}
+	if b, err := os.ReadFile(filepath.Join(storeDir, out)); err != nil || string(b) != "i686\n" {
+		t.Errorf("i686 build wrote %q (%v), want i686", b, err)
+	}
+	refused := "a 'i686-linux' with features {} is required"
+	if _, err := run("option", "--option", "extra-platforms", ""); err == nil || !strings.Contains(err.Error(), refused) {
+		t.Errorf("--option extra-platforms '': error %v", err)
+	}
+	conf := filepath.Join(dir, "onix.conf")
+	if err := os.WriteFile(conf, []byte("extra-platforms = armv7l-linux\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONIX_CONF", conf)
+	if _, err := run("conf"); err == nil || !strings.Contains(err.Error(), refused) {
+		t.Errorf("ONIX_CONF extra-platforms = armv7l-linux: error %v", err)
+	}
+	if _, err := run("extra", "--option", "extra-extra-platforms", "i686-linux"); err != nil {
+		t.Errorf("extra-extra-platforms i686-linux: %v", err)
+	}
+}
+
 func hostSystemForTest() string {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
 	return arch + "-" + runtime.GOOS

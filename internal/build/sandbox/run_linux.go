@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"syscall"
@@ -67,6 +68,7 @@ func run(ctx context.Context, cfg *Config) error {
 	}
 	spec.SetGroups = key.setGroups
 	spec.Seccomp = cfg.Seccomp
+	spec.Linux32 = cfg.Linux32
 	spec.Builder = cfg.Builder
 	spec.Argv = append([]string{baseName(cfg.Builder)}, cfg.Args...)
 	spec.Env = envList(cfg.Env)
@@ -159,7 +161,7 @@ func runUnsandboxed(ctx context.Context, cfg *Config, hostUID, hostGID int) erro
 		return nil
 	}
 	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Start(); err != nil {
+	if err := startWithPersonality(cmd, cfg.Linux32); err != nil {
 		return fmt.Errorf("executing builder '%s': %w", cfg.Builder, err)
 	}
 	pid := cmd.Process.Pid
@@ -186,6 +188,34 @@ func runUnsandboxed(ctx context.Context, cfg *Config, hostUID, hostGID int) erro
 		}
 	}
 	return buildResult(ctx, nil, ws, waitErr, copyErr)
+}
+
+// startWithPersonality starts cmd with the personality Nix gives a
+// builder (address space randomisation off, and PER_LINUX32 with linux32)
+// without changing onix's own: the personality is a property of the
+// thread that forks, so it is set on a locked thread around the fork and
+// put back before the thread is released.
+func startWithPersonality(cmd *exec.Cmd, linux32 bool) error {
+	const (
+		perLinux32      = 0x0008
+		addrNoRandomize = 0x0040000
+	)
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	old, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0)
+	if e != 0 {
+		return fmt.Errorf("reading personality: %w", e)
+	}
+	want := old | addrNoRandomize
+	if linux32 {
+		want = perLinux32 | addrNoRandomize
+	}
+	if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, want, 0, 0); e != 0 {
+		return fmt.Errorf("setting personality: %w", e)
+	}
+	err := cmd.Start()
+	_, _, _ = syscall.RawSyscall(syscall.SYS_PERSONALITY, old, 0, 0)
+	return err
 }
 
 // outputChannel returns the builder's output channel: a raw

@@ -79,6 +79,10 @@ type Config struct {
 	Args    []string
 	Env     map[string]string
 
+	// Linux32 runs the builder with the 32-bit personality, as Nix does
+	// for i686-linux builds on x86_64 and for armv6l/armv7l builds.
+	Linux32 bool
+
 	// Network shares the host network namespace and gives the builder the
 	// host's resolv.conf, services and hosts (fixed-output derivations).
 	Network bool

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -836,5 +837,68 @@ func TestPoolNoPrestart(t *testing.T) {
 	}
 	if kids := childProcesses(t); len(kids) > 0 {
 		t.Errorf("processes left: %v", kids)
+	}
+}
+
+// The builder gets Nix's personality, sandboxed or not: address space
+// randomisation off, and with Linux32 the 32-bit personality (uname says
+// i686); onix's own threads keep theirs.
+func TestPersonality(t *testing.T) {
+	f := newFixture(t)
+	for _, tc := range []struct {
+		name               string
+		sandboxed, linux32 bool
+		want               string
+	}{
+		{"sandboxed", true, false, "x86_64 00040000"},
+		{"sandboxed-linux32", true, true, "i686 00040008"},
+		{"direct", false, false, "x86_64 00040000"},
+		{"direct-linux32", false, true, "i686 00040008"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if runtime.GOARCH != "amd64" {
+				t.Skip("the expected uname values are x86_64's")
+			}
+			// The unsandboxed builder runs as the build user: its
+			// directory must be reachable by it (t.TempDir's parent is not).
+			dir, err := os.MkdirTemp("", "onix-personality-")
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { os.RemoveAll(dir) })
+			if err := os.Chmod(dir, 0o777); err != nil {
+				t.Fatal(err)
+			}
+			result := filepath.Join(dir, "result")
+			out, log, err := f.run(context.Background(), `{ $bb uname -m; $bb cat /proc/self/personality; } | $bb tr '\n' ' ' > $out`, func(c *Config) {
+				c.Linux32 = tc.linux32
+				if !tc.sandboxed {
+					c.Sandboxed = false
+					c.Builder = busybox
+					c.Args = []string{"sh", "-c", "bb=" + busybox + "; " + c.Args[2][strings.Index(c.Args[2], ";")+2:]}
+					c.Env["out"] = result
+					c.BuildDir = dir
+				}
+			})
+			if err != nil {
+				t.Fatalf("build failed: %v\n%s", err, log)
+			}
+			if tc.sandboxed {
+				result = out
+			}
+			b, err := os.ReadFile(result)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := strings.TrimSpace(string(b)); got != tc.want {
+				t.Errorf("builder saw %q, want %q", got, tc.want)
+			}
+			tasks, _ := filepath.Glob("/proc/self/task/*/personality")
+			for _, p := range tasks {
+				if b, err := os.ReadFile(p); err == nil && strings.TrimSpace(string(b)) != "00000000" {
+					t.Errorf("onix thread %s has personality %s after the build", p, strings.TrimSpace(string(b)))
+				}
+			}
+		})
 	}
 }

@@ -241,9 +241,15 @@ func setupRoot(spec *Spec) error {
 		return errors.New("changing into '" + spec.Cwd + "': " + err.Error())
 	}
 	syscall.Umask(0o022)
-	// Disable address space randomisation, no core dumps (as Nix).
+	// The 32-bit personality for 32-bit builds on a 64-bit machine, then
+	// no address space randomisation and no core dumps (as Nix).
+	if spec.Linux32 {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
+			return errors.New("cannot set 32-bit personality: " + e.Error())
+		}
+	}
 	if cur, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0); e == 0 {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_PERSONALITY, cur|0x0040000 /* ADDR_NO_RANDOMIZE */, 0, 0)
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PERSONALITY, cur|addrNoRandomize, 0, 0)
 	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{Cur: 0, Max: ^uint64(0)})
 
@@ -362,6 +368,12 @@ func remountRO(dst string) error {
 	}
 	return nil
 }
+
+// Personality values (linux/personality.h).
+const (
+	perLinux32      = 0x0008
+	addrNoRandomize = 0x0040000
+)
 
 // loadSeccomp installs Nix's filter: chmod/fchmod/fchmodat(2) with
 // S_ISUID or S_ISGID fail with EPERM, and setxattr/lsetxattr/fsetxattr fail

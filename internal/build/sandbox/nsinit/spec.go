@@ -39,6 +39,10 @@ type Spec struct {
 	Cwd       string
 	Seccomp   bool
 	Dev       bool // mount /dev/shm and /dev/pts
+	// Linux32 runs the builder with the 32-bit personality (PER_LINUX32:
+	// uname reports i686 or armv7l), as Nix does for 32-bit builds on a
+	// 64-bit machine.
+	Linux32 bool
 }
 
 // Bind is a bind mount of a host path onto Dst (a host path under Root).
@@ -51,7 +55,7 @@ type Bind struct {
 // package comment).
 func (s *Spec) Encode() []byte {
 	var e encoder
-	e.str("onix-sandbox-spec-1")
+	e.str("onix-sandbox-spec-2")
 	e.str(s.Root)
 	e.uint(uint64(len(s.Binds)))
 	for _, b := range s.Binds {
@@ -66,13 +70,14 @@ func (s *Spec) Encode() []byte {
 	e.str(s.Cwd)
 	e.bool(s.Seccomp)
 	e.bool(s.Dev)
+	e.bool(s.Linux32)
 	return e.b
 }
 
 // Decode parses what Encode produced.
 func Decode(data []byte) (*Spec, error) {
 	d := decoder{b: data}
-	if d.str() != "onix-sandbox-spec-1" {
+	if d.str() != "onix-sandbox-spec-2" {
 		return nil, errors.New("not a sandbox setup")
 	}
 	s := &Spec{Root: d.str()}
@@ -87,6 +92,7 @@ func Decode(data []byte) (*Spec, error) {
 	s.Cwd = d.str()
 	s.Seccomp = d.bool()
 	s.Dev = d.bool()
+	s.Linux32 = d.bool()
 	if d.err == nil && len(d.b) != 0 {
 		d.err = errors.New("trailing data")
 	}
