@@ -185,6 +185,15 @@ func (s *evalStore) WriteDerivation(name, aterm string, refs []string) (string, 
 	return s.st.AddTextToStore(s.ctx, name, []byte(aterm), refs)
 }
 
+// EnsureValid adds a temporary root for p, then reports whether it is
+// valid (in this order, so a GC cannot remove it in between).
+func (s *evalStore) EnsureValid(p string) (bool, error) {
+	if err := s.st.AddTempRoot(s.ctx, p); err != nil {
+		return false, err
+	}
+	return s.st.IsValid(s.ctx, p)
+}
+
 func (s *evalStore) References(p string) ([]string, error) {
 	return s.st.QueryReferences(s.ctx, p)
 }

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"fmt"
 	"os"
 	"testing"
 
@@ -14,5 +15,15 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == sandboxChildArg {
 		os.Exit(sandbox.ChildMain())
 	}
-	os.Exit(m.Run())
+	// The user cache (fetchGit's repositories, the module library) of
+	// this run only, not the real ~/.cache/onix.
+	dir, err := os.MkdirTemp("", "onix-cli-test-cache-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	os.Setenv("XDG_CACHE_HOME", dir)
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
 }

@@ -336,6 +336,29 @@ func (st *storeState) addPath(pos syntax.Pos, name, src string, recursive bool, 
 	return p
 }
 
+// StoreValidity is implemented by stores that can tell whether a path is
+// valid, keeping it from the garbage collector for the rest of the process
+// (a temporary root) when it is.
+type StoreValidity interface {
+	EnsureValid(path string) (bool, error)
+}
+
+// pathUsable reports whether p, known from a fetcher cache, can be used
+// without adding it again: in read-only mode a computed path always can;
+// otherwise it must be valid in the store (and is then kept from the GC).
+func (st *storeState) pathUsable(p string) bool {
+	if st.ev.opts.Store == nil {
+		st.refs[p] = nil
+		return true
+	}
+	v, ok := st.ev.opts.Store.(StoreValidity)
+	if !ok {
+		return false
+	}
+	valid, err := v.EnsureValid(p)
+	return err == nil && valid
+}
+
 // ComputeStorePath computes, without writing, the store path that adding
 // src with sha256 would give: recursive (NAR, filtered) or flat (a regular
 // file's contents).

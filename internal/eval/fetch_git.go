@@ -19,6 +19,7 @@ import (
 	"github.com/onix-dev/onix/internal/eval/syntax"
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
 	"github.com/onix-dev/onix/internal/nixcompat/nar"
+	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 )
 
 // builtins.fetchGit, following Nix 2.8's GitInputScheme (libfetchers/git.cc)
@@ -36,9 +37,8 @@ import (
 //     checked out in a scratch clone with `git submodule update --init
 //     --recursive`, dropping every ".git".
 //
-// Nix keeps the bare repository in ~/.cache/nix/gitv3 and remembers fetched
-// trees in its fetcher cache; onix fetches into a temporary bare repository
-// each time, which gives the same results as Nix with an empty cache.
+// Like Nix, onix keeps the bare repositories of remote URLs and what it
+// knows of fetched trees in a persistent cache (see gitCache).
 
 // gitInitialBranch is the initial branch of scratch repositories (as Nix,
 // to keep git quiet; the value does not matter).
@@ -181,17 +181,50 @@ func (st *storeState) parseGitArgs(pos syntax.Pos, arg *Value) gitArgs {
 func (st *storeState) fetchGit(pos syntax.Pos, arg *Value) *Value {
 	ev := st.ev
 	a := st.parseGitArgs(pos, arg)
-	t, err := fetchGitTree(ev.ctx, a, ev.opts.Stderr)
-	if t != nil && t.cleanup != nil {
-		defer t.cleanup()
+	cache := gitCacheFor(ev)
+	// A tree known from the cache whose store path is usable needs no
+	// export: first for a rev given, then for the rev a ref resolves to.
+	var p string
+	var nh hash.Hash
+	var known *gitTreeInfo
+	lookup := func(rev string) bool {
+		info, ok := cache.lookupTree(rev, a.submodules, a.shallow)
+		if !ok {
+			return false
+		}
+		h, err := hash.ParseSRI(info.NarHash)
+		if err != nil {
+			return false
+		}
+		sp, err := st.sd.MakeFixedOutputPath(a.name, storepath.Recursive, h, nil, false)
+		if err != nil || !st.pathUsable(st.sd.Path(sp)) {
+			return false
+		}
+		p, nh, known = st.sd.Path(sp), h, info
+		return true
 	}
-	if err != nil {
-		ev.errorAt(pos, "%s\n… while fetching the input '%s'", err, a.url)
+	t := &gitTree{rev: a.rev}
+	if a.rev == "" || !lookup(a.rev) {
+		var err error
+		t, err = fetchGitTree(ev.ctx, a, ev.opts.Stderr, cache, lookup)
+		if t != nil && t.cleanup != nil {
+			defer t.cleanup()
+		}
+		if err != nil {
+			ev.errorAt(pos, "%s\n… while fetching the input '%s'", err, a.url)
+		}
 	}
-	p := st.addPath(pos, a.name, t.dir, true, t.filter, nil)
-	nh, _, err := nar.HashPath(ev.ctx, t.dir, t.filter)
-	if err != nil {
-		ev.errorAt(pos, "hashing the Git tree of '%s': %s", a.url, err)
+	if known != nil {
+		t.lastModified, t.revCount, t.hasRevCount = known.LastModified, known.RevCount, known.HasRevCount
+	} else {
+		p = st.addPath(pos, a.name, t.dir, true, t.filter, nil)
+		var err error
+		if nh, _, err = nar.HashPath(ev.ctx, t.dir, t.filter); err != nil {
+			ev.errorAt(pos, "hashing the Git tree of '%s': %s", a.url, err)
+		}
+		cache.saveTree(t.rev, a.submodules, a.shallow, gitTreeInfo{
+			NarHash: nh.SRI(), LastModified: t.lastModified, RevCount: t.revCount, HasRevCount: t.hasRevCount,
+		})
 	}
 	if a.narHash != nil && !a.narHash.Equal(nh) {
 		ev.errorAt(pos, "NAR hash mismatch in input '%s' (%s), expected '%s', got '%s'", a.url, p, a.narHash.SRI(), nh.SRI())
@@ -218,9 +251,12 @@ func (st *storeState) fetchGit(pos syntax.Pos, arg *Value) *Value {
 	return b.Value()
 }
 
-// fetchGitTree fetches the tree described by a. On success (and sometimes
-// on failure) the caller must run the returned tree's cleanup.
-func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer) (*gitTree, error) {
+// fetchGitTree fetches the tree described by a, keeping remote
+// repositories in cache (nil: in temporary directories). Once the commit
+// is known, known(rev) may claim it (the caller has the tree already):
+// the returned tree then has only rev set. On success (and sometimes on
+// failure) the caller must run the returned tree's cleanup.
+func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer, cache *gitCache, known func(rev string) bool) (*gitTree, error) {
 	u, err := url.Parse(a.url)
 	if err != nil {
 		return nil, fmt.Errorf("invalid Git URL '%s': %w", a.url, err)
@@ -252,9 +288,13 @@ func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer) (*gitTree, err
 	t := &gitTree{}
 	var repoDir string
 	var tmpDirs []string
+	var unlock func()
 	t.cleanup = func() {
 		for _, d := range tmpDirs {
 			_ = os.RemoveAll(d)
+		}
+		if unlock != nil {
+			unlock()
 		}
 	}
 	mkTemp := func(pattern string) (string, error) {
@@ -286,29 +326,57 @@ func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer) (*gitTree, err
 			ref = "master"
 		}
 		var err error
-		if repoDir, err = mkTemp("onix-git-repo-"); err != nil {
-			return t, err
+		if cache != nil {
+			if unlock, err = cache.lockRepo(ctx, actualURL); err != nil {
+				return t, err
+			}
+			if repoDir, err = cache.initRepo(ctx, actualURL); err != nil {
+				return t, fmt.Errorf("creating the Git cache of '%s': %w", actualURL, err)
+			}
+		} else {
+			if repoDir, err = mkTemp("onix-git-repo-"); err != nil {
+				return t, err
+			}
+			if _, err := runGit(ctx, repoDir, "-c", "init.defaultBranch="+gitInitialBranch, "init", "--quiet", "--bare"); err != nil {
+				return t, err
+			}
 		}
-		if _, err := runGit(ctx, repoDir, "-c", "init.defaultBranch="+gitInitialBranch, "init", "--quiet", "--bare"); err != nil {
-			return t, err
+		localRef := ref
+		if !strings.HasPrefix(ref, "refs/") {
+			localRef = "refs/heads/" + ref
 		}
-		// a fresh repository lacks every rev, so there is always a fetch
-		fetchRef := "refs/heads/" + ref
+		localRefFile := filepath.Join(repoDir, filepath.FromSlash(localRef))
+		// Fetch when the repository lacks the rev, or the ref is older than
+		// tarball-ttl (always with allRefs, and always into a fresh
+		// temporary repository).
+		now := time.Now()
+		doFetch := true
 		switch {
-		case a.allRefs:
-			fetchRef = "refs/*"
-		case strings.HasPrefix(ref, "refs/"), ref == "HEAD":
-			fetchRef = ref
+		case cache == nil:
+		case rev != "":
+			_, err := runGit(ctx, repoDir, "cat-file", "-e", rev)
+			doFetch = err != nil
+		case !a.allRefs:
+			doFetch = !refFileFresh(localRefFile, now)
 		}
-		if _, err := runGit(ctx, repoDir, "fetch", "--quiet", "--force", "--", actualURL, fetchRef+":"+fetchRef); err != nil {
-			return t, fmt.Errorf("fetching Git repository '%s': %w", actualURL, err)
+		if doFetch {
+			fetchRef := localRef
+			switch {
+			case a.allRefs:
+				fetchRef = "refs/*"
+			case ref == "HEAD":
+				fetchRef = ref
+			}
+			if _, err := runGit(ctx, repoDir, "fetch", "--quiet", "--force", "--", actualURL, fetchRef+":"+fetchRef); err != nil {
+				if _, serr := os.Stat(localRefFile); cache == nil || serr != nil {
+					return t, fmt.Errorf("fetching Git repository '%s': %w", actualURL, err)
+				}
+				fmt.Fprintf(warn, "warning: could not update local clone of Git repository '%s'; continuing with the most recent version\n", actualURL)
+			}
+			_ = os.Chtimes(localRefFile, now, now)
 		}
 		if rev == "" {
-			localRef := ref
-			if !strings.HasPrefix(ref, "refs/") {
-				localRef = "refs/heads/" + ref
-			}
-			b, err := os.ReadFile(filepath.Join(repoDir, filepath.FromSlash(localRef)))
+			b, err := os.ReadFile(localRefFile)
 			if err != nil {
 				return t, fmt.Errorf("reading ref '%s' fetched from '%s': %w", ref, actualURL, err)
 			}
@@ -318,6 +386,11 @@ func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer) (*gitTree, err
 			}
 			rev = h.Encode(hash.Base16, false)
 		}
+	}
+
+	if known != nil && known(rev) {
+		t.rev = rev
+		return t, nil
 	}
 
 	if out, err := runGit(ctx, repoDir, "rev-parse", "--is-shallow-repository"); err != nil {

@@ -121,8 +121,16 @@ func nixInstantiateEnv(t *testing.T, dir, expr string, env []string) (string, er
 }
 
 // onixEval evaluates expr in read-only mode and returns its JSON or error.
+// Each evaluation has a fresh fetcher cache, as each Nix run of
+// nixInstantiateEnv has (with a warm cache, Nix 2.8 and onix both find a
+// rev fetched earlier through another ref).
 func onixEval(expr, dir string) (string, error) {
-	ev := New(context.Background(), Options{Paths: ReadOnlyPaths{}, Stderr: io.Discard})
+	cache, err := os.MkdirTemp("", "onix-eval-cache-")
+	if err != nil {
+		return "", err
+	}
+	defer os.RemoveAll(cache)
+	ev := New(context.Background(), Options{Paths: ReadOnlyPaths{}, Stderr: io.Discard, CacheDir: cache})
 	v, err := ev.EvalString(expr, "«test»", dir)
 	if err != nil {
 		return "", err
@@ -179,7 +187,7 @@ func TestFetchGitSubmodulesDifferential(t *testing.T) {
 	})
 	// the checkout must really contain the nested submodule's files, and
 	// no .git
-	tr, err := fetchGitTree(context.Background(), gitArgs{url: "file://" + super, submodules: true}, io.Discard)
+	tr, err := fetchGitTree(context.Background(), gitArgs{url: "file://" + super, submodules: true}, io.Discard, nil, nil)
 	if tr != nil && tr.cleanup != nil {
 		defer tr.cleanup()
 	}

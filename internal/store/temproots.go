@@ -120,6 +120,12 @@ func (t *tempRoots) createFile() error {
 	return fmt.Errorf("cannot create a temporary roots file in %s", dir)
 }
 
+// AddTempRoot keeps path from the garbage collector while this process
+// has the store open (Nix's addTempRoot).
+func (s *Store) AddTempRoot(ctx context.Context, path string) error {
+	return s.addTempRoot(ctx, path)
+}
+
 // addTempRoot protects path (logical) from garbage collection for the
 // lifetime of this Store.
 func (s *Store) addTempRoot(ctx context.Context, path string) error {
