@@ -21,18 +21,8 @@ import (
 // and no temporary entries are left behind.
 func TestBatchedSubstitutionBadNAR(t *testing.T) {
 	ctx := testCtx(t)
-	src := newStore(t)
-	paths := makeClosure(t, src, 16, 5000, 7)
+	src, paths, dir, key := signedCache(t, 16, 5000, 7, "none")
 	top := paths[len(paths)-1]
-	key, _ := GenerateKey("batch-1")
-	dir := t.TempDir()
-	c, err := Open(ctx, "file://"+dir+"?compression=none", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
-		t.Fatal(err)
-	}
 	bad := paths[2]
 	sp, _ := storepath.DefaultStoreDir.Parse(bad)
 	ni, err := ParseNarInfo([]byte(readFile(t, filepath.Join(dir, sp.HashPart+".narinfo"))), storepath.DefaultStoreDir, "t")
@@ -106,18 +96,8 @@ func TestBatchedSubstitutionBadNAR(t *testing.T) {
 // still completes the closure.
 func TestSubstitutionDownloadsWhileWalking(t *testing.T) {
 	ctx := testCtx(t)
-	src := newStore(t)
-	paths := makeClosure(t, src, 12, 3000, 5)
+	_, paths, dir, key := signedCache(t, 12, 3000, 5, "zstd")
 	top := paths[len(paths)-1]
-	key, _ := GenerateKey("pipe-1")
-	dir := t.TempDir()
-	c, err := Open(ctx, "file://"+dir+"?compression=zstd", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
-		t.Fatal(err)
-	}
 	deep, _ := storepath.DefaultStoreDir.Parse(paths[0])
 	narRequested := make(chan struct{})
 	var once sync.Once
@@ -138,12 +118,7 @@ func TestSubstitutionDownloadsWhileWalking(t *testing.T) {
 	}))
 	defer ts.Close()
 	dst := newStore(t)
-	m, err := NewSubstituter([]string{ts.URL}, SubstituterOptions{
-		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := trusting(t, key, ts.URL)
 	if err := m.Fetch(ctx, top, dst); err != nil {
 		t.Fatal(err)
 	}
@@ -159,30 +134,15 @@ func TestSubstitutionDownloadsWhileWalking(t *testing.T) {
 // left.
 func TestSubstitutionWalkFailsMidway(t *testing.T) {
 	ctx := testCtx(t)
-	src := newStore(t)
-	paths := makeClosure(t, src, 12, 3000, 6)
+	_, paths, dir, key := signedCache(t, 12, 3000, 6, "none")
 	top := paths[len(paths)-1]
-	key, _ := GenerateKey("walk-1")
-	dir := t.TempDir()
-	c, err := Open(ctx, "file://"+dir+"?compression=none", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
-		t.Fatal(err)
-	}
 	gone, _ := storepath.DefaultStoreDir.Parse(paths[1])
 	if err := os.Remove(filepath.Join(dir, gone.HashPart+".narinfo")); err != nil {
 		t.Fatal(err)
 	}
 	dst := newStore(t)
-	m, err := NewSubstituter([]string{"file://" + dir}, SubstituterOptions{
-		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	err = m.Fetch(ctx, top, dst)
+	m := trusting(t, key, "file://"+dir)
+	err := m.Fetch(ctx, top, dst)
 	if err == nil || !strings.Contains(err.Error(), paths[1]) || !errors.Is(err, ErrNotFound) {
 		t.Fatalf("missing narinfo of %s: err = %v", paths[1], err)
 	}

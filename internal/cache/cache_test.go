@@ -197,19 +197,8 @@ func TestCopyRoundTrip(t *testing.T) {
 // Serving: a file cache and the store itself over HTTP on 127.0.0.1.
 func TestHTTPServeAndSubstitute(t *testing.T) {
 	ctx := testCtx(t)
-	src := newStore(t)
-	paths := makeClosure(t, src, 8, 100000, 2)
+	src, paths, cdir, key := signedCache(t, 8, 100000, 2, "zstd")
 	top := paths[len(paths)-1]
-	key, _ := GenerateKey("serve-1")
-
-	cdir := t.TempDir()
-	c, err := Open(ctx, "file://"+cdir+"?compression=zstd", Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := CopyTo(ctx, src, c, []string{top}, CopyToOptions{SignKey: &key}); err != nil {
-		t.Fatal(err)
-	}
 	for name, srv := range map[string]*Server{
 		"dir":   {Dir: cdir},
 		"store": {Store: src, SignKey: &key},
@@ -218,12 +207,7 @@ func TestHTTPServeAndSubstitute(t *testing.T) {
 			ts := httptest.NewServer(srv)
 			defer ts.Close()
 			dst := newStore(t)
-			m, err := NewSubstituter([]string{ts.URL}, SubstituterOptions{
-				TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-			})
-			if err != nil {
-				t.Fatal(err)
-			}
+			m := trusting(t, key, ts.URL)
 			if cs := m.Caches(ctx); len(cs) != 1 || (name == "store" && cs[0].Priority() != ServerPriority) {
 				t.Fatalf("caches %v", cs)
 			}
@@ -232,7 +216,7 @@ func TestHTTPServeAndSubstitute(t *testing.T) {
 			}
 			checkStoreClean(t, dst, paths)
 			// Unknown paths are a clean not-found.
-			_, err = m.QueryPathInfo(ctx, "/nix/store/00000000000000000000000000000000-nope")
+			_, err := m.QueryPathInfo(ctx, "/nix/store/00000000000000000000000000000000-nope")
 			if !errors.Is(err, ErrNotFound) {
 				t.Errorf("missing path: %v", err)
 			}
@@ -258,9 +242,7 @@ func TestMultiPriority(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(d1, "nix-cache-info"), []byte("StoreDir: /nix/store\nPriority: 60\n"), 0o644)
-	m, _ := NewSubstituter([]string{"file://" + d1, "file://" + d2 + "?priority=10"}, SubstituterOptions{
-		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-	})
+	m := trusting(t, key, "file://"+d1, "file://"+d2+"?priority=10")
 	ni, err := m.QueryPathInfo(ctx, a)
 	if err != nil {
 		t.Fatal(err)
@@ -268,9 +250,7 @@ func TestMultiPriority(t *testing.T) {
 	if ni.Compression != "xz" {
 		t.Errorf("path a came from the priority-60 cache (compression %s)", ni.Compression)
 	}
-	m2, _ := NewSubstituter([]string{"file://" + d1, "file://" + d2 + "?priority=70"}, SubstituterOptions{
-		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-	})
+	m2 := trusting(t, key, "file://"+d1, "file://"+d2+"?priority=70")
 	if ni, _ := m2.QueryPathInfo(ctx, a); ni == nil || ni.Compression != "none" {
 		t.Errorf("path a should come from the priority-60 cache")
 	}
@@ -278,9 +258,7 @@ func TestMultiPriority(t *testing.T) {
 		t.Errorf("path b: %v", err)
 	}
 	// An unreachable cache is skipped.
-	m3, _ := NewSubstituter([]string{"http://127.0.0.1:1", "file://" + d2}, SubstituterOptions{
-		TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true,
-	})
+	m3 := trusting(t, key, "http://127.0.0.1:1", "file://"+d2)
 	dst := newStore(t)
 	if err := m3.Fetch(ctx, b, dst); err != nil {
 		t.Fatal(err)

@@ -145,6 +145,40 @@ func makeClosure(t *testing.T, st *store.Store, n, size int, seed uint64) []stri
 	return paths
 }
 
+// signedCache makes a closure of n paths (see makeClosure) in a new store
+// and copies it, signed, to a new file:// cache with the given compression.
+// It returns the store, the paths (the top one last), the cache directory
+// and the key.
+func signedCache(t *testing.T, n, size int, seed uint64, compression string) (*store.Store, []string, string, SecretKey) {
+	t.Helper()
+	ctx := testCtx(t)
+	src := newStore(t)
+	paths := makeClosure(t, src, n, size, seed)
+	key, err := GenerateKey("test-cache-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	c, err := Open(ctx, "file://"+dir+"?compression="+compression, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CopyTo(ctx, src, c, []string{paths[len(paths)-1]}, CopyToOptions{SignKey: &key}); err != nil {
+		t.Fatal(err)
+	}
+	return src, paths, dir, key
+}
+
+// trusting returns substituters for urls that require signatures by key.
+func trusting(t *testing.T, key SecretKey, urls ...string) *Multi {
+	t.Helper()
+	m, err := NewSubstituter(urls, SubstituterOptions{TrustedPublicKeys: []string{key.Public().String()}, RequireSigs: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 func dedupe(l []string) []string {
 	sort.Strings(l)
 	out := l[:0]

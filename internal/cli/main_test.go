@@ -1,11 +1,11 @@
 package cli
 
 import (
-	"fmt"
 	"os"
 	"testing"
 
 	"github.com/onix-dev/onix/internal/build/sandbox"
+	"github.com/onix-dev/onix/internal/testenv"
 )
 
 // TestMain lets the test binary act as onix's sandbox child: `onix build`
@@ -15,15 +15,5 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 1 && os.Args[1] == sandboxChildArg {
 		os.Exit(sandbox.ChildMain())
 	}
-	// The user cache (fetchGit's repositories, the module library) of
-	// this run only, not the real ~/.cache/onix.
-	dir, err := os.MkdirTemp("", "onix-cli-test-cache-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	os.Setenv("XDG_CACHE_HOME", dir)
-	code := m.Run()
-	os.RemoveAll(dir)
-	os.Exit(code)
+	os.Exit(testenv.RunWithPrivateCache(m))
 }

@@ -31,17 +31,25 @@ func gitCacheEval(t *testing.T, cacheDir string, st Store, expr string) (string,
 	return js, warn.String(), err
 }
 
+// gitRemote makes gitRepos under a new directory plus a bare clone of
+// super, remote.git; it returns the directory, the bare clone and master.
+func gitRemote(t *testing.T) (root, remote, master string) {
+	t.Helper()
+	needGit(t)
+	root = t.TempDir()
+	master, _, _ = gitRepos(t, root)
+	remote = filepath.Join(root, "remote.git")
+	gitIn(t, root, "clone", "-q", "--bare", filepath.Join(root, "super"), remote)
+	return root, remote, master
+}
+
 // A remote repository is fetched into the persistent cache once: within
 // tarball-ttl a ref is served from it even when the remote is gone, a rev
 // it has needs no fetch, a stale ref whose fetch fails falls back to the
 // last fetched commit with Nix's warning, a rev it lacks is an error, and
 // a fresh ref does not see new remote commits until it is stale.
 func TestFetchGitPersistentCache(t *testing.T) {
-	needGit(t)
-	root := t.TempDir()
-	master, _, _ := gitRepos(t, root)
-	remote := filepath.Join(root, "remote.git")
-	gitIn(t, root, "clone", "-q", "--bare", filepath.Join(root, "super"), remote)
+	root, remote, master := gitRemote(t)
 	cache := t.TempDir()
 	byRef := showGit + `(builtins.fetchGit { url = "file://` + remote + `"; ref = "master"; })`
 	byRev := showGit + `(builtins.fetchGit { url = "file://` + remote + `"; rev = "` + master + `"; })`
@@ -128,11 +136,7 @@ func (s *validityStore) EnsureValid(p string) (bool, error) { return s.valid[p],
 // alone, as long as its store path is valid (read-only evaluation needs no
 // store path); once the path is not valid, git is needed again.
 func TestFetchGitTreeCache(t *testing.T) {
-	needGit(t)
-	root := t.TempDir()
-	master, _, _ := gitRepos(t, root)
-	remote := filepath.Join(root, "remote.git")
-	gitIn(t, root, "clone", "-q", "--bare", filepath.Join(root, "super"), remote)
+	root, remote, master := gitRemote(t)
 	local := filepath.Join(root, "super")
 	cache := t.TempDir()
 	st := &validityStore{memStore: newMemStore(), valid: map[string]bool{}}

@@ -147,10 +147,7 @@ func copyBuffered(ctx context.Context, f *os.File, r io.Reader, size int64, buf 
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		want := buf
-		if left := size - copied; left < int64(len(want)) {
-			want = want[:left]
-		}
+		want := nextChunk(buf, size, copied)
 		n, rerr := r.Read(want)
 		if n > 0 {
 			if _, werr := f.Write(want[:n]); werr != nil {
@@ -171,6 +168,15 @@ func copyBuffered(ctx context.Context, f *os.File, r io.Reader, size int64, buf 
 	return nil
 }
 
+// nextChunk is the part of buf the next read of a file of size bytes, of
+// which copied are written, may fill.
+func nextChunk(buf []byte, size, copied int64) []byte {
+	if left := size - copied; left < int64(len(buf)) {
+		return buf[:left]
+	}
+	return buf
+}
+
 // directAlign is the alignment O_DIRECT asks of buffers, file offsets and
 // lengths; 4096 covers the logical block sizes of common disks.
 const directAlign = 4096
@@ -189,10 +195,7 @@ func copyDirect(ctx context.Context, f *os.File, r io.Reader, size int64, buf []
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		want := buf
-		if left := size - copied; left < int64(len(want)) {
-			want = want[:left]
-		}
+		want := nextChunk(buf, size, copied)
 		// Fill the chunk: O_DIRECT writes must be whole blocks.
 		n, rerr := io.ReadFull(r, want)
 		copied += int64(n)
