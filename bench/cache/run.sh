@@ -5,7 +5,9 @@
 # forming a DAG) in a temporary onix store, writes it to a file:// cache
 # (compression=$COMPRESSION, signed), serves that cache over HTTP on
 # 127.0.0.1 with `onix cache serve`, then substitutes it into an empty store
-# with each tool and prints both times and the ratio.
+# with each tool and prints both times and the ratio, with the CPU time
+# each tool and the server used (on a machine with few cores the ratio
+# cannot exceed what the CPU times allow).
 #
 # Env: N (200), BYTES (524288000), COMPRESSION (zstd|none|xz, default zstd),
 #      ROUNDS (4; alternating which tool goes first, medians reported),
@@ -78,28 +80,46 @@ cat "$WORK"/cache/nar/* >/dev/null
 # always meeting the same state. Nothing is deleted until the end.
 JOBS_FLAG=()
 [ -n "${JOBS:-}" ] && JOBS_FLAG=(--jobs "$JOBS")
+# children_cpu prints the CPU time (user + system, seconds) of the
+# shell's finished children as the last `times >"$WORK/times"` (run in
+# this shell: a subshell's `times` does not see them) wrote it.
+children_cpu() {
+	awk 'NR == 2 { split($1, u, "m"); split($2, s, "m"); printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }' "$WORK/times"
+}
+# srv_cpu prints the cache server's CPU time so far (seconds).
+srv_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"; }
 run_nix() {
 	rm -rf "$XDG_CACHE_HOME" # no narinfo cache carried between rounds
 	sync
-	local t0 t1
+	local t0 t1 c0 c1 s0 s1
+	times >"$WORK/times"
+	c0=$(children_cpu) s0=$(srv_cpu)
 	t0=$(now)
 	nix --extra-experimental-features nix-command copy --from "$URL" --to "local?root=$WORK/nixdst$1" \
 		--option trusted-public-keys "$PUB" "$TOP" 2>"$WORK/nix.log"
 	t1=$(now)
+	times >"$WORK/times"
+	c1=$(children_cpu) s1=$(srv_cpu)
 	NIX_TIMES+=("$(secs "$t0" "$t1")")
+	NIX_CPU=$(secs "$c0" "$c1") NIX_SRV=$(secs "$s0" "$s1")
 }
 run_onix() {
 	sync
-	local t0 t1
+	local t0 t1 c0 c1 s0 s1
+	times >"$WORK/times"
+	c0=$(children_cpu) s0=$(srv_cpu)
 	t0=$(now)
 	"$ONIX" --store "$WORK/onixdst$1" copy --from "$URL" --option trusted-public-keys "$PUB" "${JOBS_FLAG[@]}" "$TOP" >/dev/null 2>"$WORK/onix.log"
 	t1=$(now)
+	times >"$WORK/times"
+	c1=$(children_cpu) s1=$(srv_cpu)
 	ONIX_TIMES+=("$(secs "$t0" "$t1")")
+	ONIX_CPU=$(secs "$c0" "$c1") ONIX_SRV=$(secs "$s0" "$s1")
 }
 NIX_TIMES=() ONIX_TIMES=()
 for r in $(seq "$ROUNDS"); do
 	if [ $((r % 2)) = 1 ]; then run_nix "$r"; run_onix "$r"; else run_onix "$r"; run_nix "$r"; fi
-	echo "round $r: nix ${NIX_TIMES[-1]} s, onix ${ONIX_TIMES[-1]} s, ratio $(echo "scale=2; ${NIX_TIMES[-1]} / ${ONIX_TIMES[-1]}" | bc)x"
+	echo "round $r: nix ${NIX_TIMES[-1]} s (cpu $NIX_CPU s, server $NIX_SRV s), onix ${ONIX_TIMES[-1]} s (cpu $ONIX_CPU s, server $ONIX_SRV s), ratio $(echo "scale=2; ${NIX_TIMES[-1]} / ${ONIX_TIMES[-1]}" | bc)x"
 done
 
 # Both stores must hold the same closure with the same hashes.
