@@ -337,25 +337,7 @@ func topoOrder(sd storepath.StoreDir, need map[string]*source) []string {
 		names = append(names, p)
 	}
 	sort.Strings(names)
-	pending := make(map[string]int, len(names))
-	dependents := map[string][]string{}
-	var ready []string
-	for _, p := range names {
-		n := 0
-		seen := map[string]bool{}
-		for _, r := range fullRefs(sd, need[p].info) {
-			if _, in := need[r]; !in || r == p || seen[r] {
-				continue
-			}
-			seen[r] = true
-			n++
-			dependents[r] = append(dependents[r], p)
-		}
-		pending[p] = n
-		if n == 0 {
-			ready = append(ready, p)
-		}
-	}
+	pending, dependents, ready := dagEdges(names, func(p string) []string { return fullRefs(sd, need[p].info) })
 	order := make([]string, 0, len(names))
 	for len(ready) > 0 {
 		p := ready[0]
