@@ -22,6 +22,7 @@ import (
 	"github.com/onix-dev/onix/internal/eval/syntax"
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
 	"github.com/onix-dev/onix/internal/nixcompat/nar"
+	"github.com/onix-dev/onix/internal/nixcompat/storepath"
 )
 
 func registerFetch(r *registry, st *storeState) {
@@ -71,6 +72,17 @@ func (st *storeState) fetch(pos syntax.Pos, arg *Value, who string, unpack bool,
 		}
 		if name == "" {
 			ev.errorAt(pos, "cannot derive a store path name from the URL '%s'; please pass a 'name' argument to '%s'", rawURL, who)
+		}
+	}
+	// Pinned and already in the store: no download (as Nix).
+	if expected != nil && expected.Algo == hash.SHA256 {
+		method := storepath.Flat
+		if unpack {
+			method = storepath.Recursive
+		}
+		if sp, err := st.sd.MakeFixedOutputPath(name, method, *expected, nil, false); err == nil && st.validInStore(st.sd.Path(sp)) {
+			p := st.sd.Path(sp)
+			return MkStringCtx(p, NewContext(p))
 		}
 	}
 	tmp, err := os.MkdirTemp("", "onix-fetch-")

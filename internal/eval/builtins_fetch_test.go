@@ -12,6 +12,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/onix-dev/onix/internal/nixcompat/hash"
+	"github.com/onix-dev/onix/internal/nixcompat/nar"
 )
 
 func writeTarGz(t *testing.T, dst string, files map[string]string) {
@@ -126,6 +129,49 @@ func TestFetchurlHTTPAndHashMismatch(t *testing.T) {
 		ev := New(context.Background(), Options{Paths: ReadOnlyPaths{}, Stderr: io.Discard})
 		if _, err := ev.EvalString(e, "«test»", dir); err == nil {
 			t.Errorf("%s: expected an error", e)
+		}
+	}
+}
+
+// A pinned fetchurl or fetchTarball whose fixed-output path the store has
+// is not downloaded again (as in Nix): with the source gone it still
+// evaluates, to the same path; a store without the path needs the source.
+func TestFetchPinnedSkipsDownload(t *testing.T) {
+	dir := setupFetchInputs(t)
+	data, err := os.ReadFile(filepath.Join(dir, "f.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	unpacked, err := unpackArchive(context.Background(), filepath.Join(dir, "t.tar.gz"), filepath.Join(t.TempDir(), "u"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	treeHash, _, err := nar.HashPath(context.Background(), unpacked, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ file, expr string }{
+		{"f.txt", `builtins.fetchurl { url = "file://` + dir + `/f.txt"; sha256 = "` + hash.Sum(hash.SHA256, data).Base32() + `"; }`},
+		{"t.tar.gz", `builtins.fetchTarball { url = "file://` + dir + `/t.tar.gz"; sha256 = "` + treeHash.Base32() + `"; }`},
+	} {
+		st := &validityStore{memStore: newMemStore(), valid: map[string]bool{}}
+		first, _, err := gitCacheEval(t, t.TempDir(), st, c.expr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		src := filepath.Join(dir, c.file)
+		if err := os.Rename(src, src+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if got, _, err := gitCacheEval(t, t.TempDir(), st, c.expr); err != nil || got != first {
+			t.Errorf("%s gone, path valid: got %s (%v), want %s", c.file, got, err, first)
+		}
+		empty := &validityStore{memStore: newMemStore(), valid: map[string]bool{}}
+		if _, _, err := gitCacheEval(t, t.TempDir(), empty, c.expr); err == nil || !strings.Contains(err.Error(), "unable to download") {
+			t.Errorf("%s gone, path not valid: error %v, want a failed download", c.file, err)
+		}
+		if err := os.Rename(src+".away", src); err != nil {
+			t.Fatal(err)
 		}
 	}
 }

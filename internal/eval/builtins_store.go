@@ -345,12 +345,18 @@ type StoreValidity interface {
 
 // pathUsable reports whether p, known from a fetcher cache, can be used
 // without adding it again: in read-only mode a computed path always can;
-// otherwise it must be valid in the store (and is then kept from the GC).
+// otherwise it must be valid in the store (see validInStore).
 func (st *storeState) pathUsable(p string) bool {
 	if st.ev.opts.Store == nil {
 		st.refs[p] = nil
 		return true
 	}
+	return st.validInStore(p)
+}
+
+// validInStore reports whether the store is known to have p valid; it is
+// then kept from the GC for the rest of the process.
+func (st *storeState) validInStore(p string) bool {
 	v, ok := st.ev.opts.Store.(StoreValidity)
 	if !ok {
 		return false
