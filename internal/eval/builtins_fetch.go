@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/klauspost/compress/zstd"
 	"github.com/ulikunitz/xz"
@@ -85,14 +86,43 @@ func (st *storeState) fetch(pos syntax.Pos, arg *Value, who string, unpack bool,
 			return MkStringCtx(p, NewContext(p))
 		}
 	}
+	// Unpinned: a download of the last tarball-ttl whose path is valid is
+	// used as it is (as Nix's fetcher cache).
+	kind := "file"
+	if unpack {
+		kind = "tarball"
+	}
+	dc := downloadCacheFor(ev)
+	var cached *downloadEntry
+	if expected == nil {
+		if e, ok := dc.lookup(kind, rawURL, name); ok && st.validInStore(e.Path) {
+			if e.fresh(time.Now()) {
+				return MkStringCtx(e.Path, NewContext(e.Path))
+			}
+			cached = e
+		}
+	}
 	tmp, err := os.MkdirTemp("", "onix-fetch-")
 	if err != nil {
 		ev.errorAt(pos, "%s", err)
 	}
 	defer os.RemoveAll(tmp)
 	file := filepath.Join(tmp, "download")
-	if err := downloadFile(ev.ctx, rawURL, file); err != nil {
+	etag := ""
+	if cached != nil {
+		etag = cached.ETag
+	}
+	etag, notModified, err := downloadFile(ev.ctx, rawURL, file, etag)
+	switch {
+	case err != nil && cached != nil:
+		fmt.Fprintf(ev.opts.Stderr, "warning: unable to download '%s': %s; using cached version\n", rawURL, err)
+		return MkStringCtx(cached.Path, NewContext(cached.Path))
+	case err != nil:
 		ev.errorAt(pos, "unable to download '%s': %s", rawURL, err)
+	case notModified:
+		cached.Fetched = time.Now().Unix()
+		dc.save(kind, rawURL, name, *cached)
+		return MkStringCtx(cached.Path, NewContext(cached.Path))
 	}
 	var p string
 	if unpack {
@@ -122,6 +152,9 @@ func (st *storeState) fetch(pos syntax.Pos, arg *Value, who string, unpack bool,
 			st.checkHash(pos, rawURL, *expected, hash.Sum(hash.SHA256, b))
 		}
 	}
+	if expected == nil && ev.opts.Store != nil {
+		dc.save(kind, rawURL, name, downloadEntry{Path: p, ETag: etag, Fetched: time.Now().Unix()})
+	}
 	return MkStringCtx(p, NewContext(p))
 }
 
@@ -132,53 +165,58 @@ func (st *storeState) checkHash(pos syntax.Pos, u string, want, got hash.Hash) {
 }
 
 // downloadFile fetches a file:// or http(s):// URL (or a plain absolute
-// path) to dst.
-func downloadFile(ctx context.Context, rawURL, dst string) error {
+// path) to dst and returns the server's ETag. Given the ETag of an earlier
+// download, an HTTP server may answer that nothing changed: then dst is not
+// written and notModified is true.
+func downloadFile(ctx context.Context, rawURL, dst, etag string) (newETag string, notModified bool, err error) {
 	var r io.ReadCloser
 	switch {
 	case strings.HasPrefix(rawURL, "/"):
-		f, err := os.Open(rawURL)
-		if err != nil {
-			return err
+		if r, err = os.Open(rawURL); err != nil {
+			return "", false, err
 		}
-		r = f
 	case strings.HasPrefix(rawURL, "file://"):
 		u, err := url.Parse(rawURL)
 		if err != nil {
-			return err
+			return "", false, err
 		}
-		f, err := os.Open(u.Path)
-		if err != nil {
-			return err
+		if r, err = os.Open(u.Path); err != nil {
+			return "", false, err
 		}
-		r = f
 	case strings.HasPrefix(rawURL, "http://"), strings.HasPrefix(rawURL, "https://"):
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 		if err != nil {
-			return err
+			return "", false, err
+		}
+		if etag != "" {
+			req.Header.Set("If-None-Match", etag)
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return err
+			return "", false, err
+		}
+		if etag != "" && resp.StatusCode == http.StatusNotModified {
+			resp.Body.Close()
+			return etag, true, nil
 		}
 		if resp.StatusCode != http.StatusOK {
 			resp.Body.Close()
-			return fmt.Errorf("HTTP error %d", resp.StatusCode)
+			return "", false, fmt.Errorf("HTTP error %d", resp.StatusCode)
 		}
-		r = resp.Body
+		newETag, r = resp.Header.Get("ETag"), resp.Body
 	default:
-		return fmt.Errorf("unsupported URL scheme")
+		return "", false, fmt.Errorf("unsupported URL scheme")
 	}
 	defer r.Close()
 	f, err := os.Create(dst)
 	if err != nil {
-		return err
+		return "", false, err
 	}
 	if _, err := io.Copy(f, r); err != nil {
 		f.Close()
-		return err
+		return "", false, err
 	}
-	return f.Close()
+	return newETag, false, f.Close()
 }
 
 // decompress detects gzip, bzip2, xz and zstd by magic number.

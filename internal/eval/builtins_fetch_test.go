@@ -4,6 +4,7 @@ import (
 	"archive/tar"
 	"compress/gzip"
 	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/onix-dev/onix/internal/nixcompat/hash"
@@ -173,5 +175,116 @@ func TestFetchPinnedSkipsDownload(t *testing.T) {
 		if err := os.Rename(src+".away", src); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// An unpinned fetchurl or fetchTarball is remembered as Nix's fetcher
+// cache does: within tarball-ttl no request is made; after it, the request
+// carries the ETag and a 304 keeps the path; an unreachable server falls
+// back to the cached path with Nix's warning; changed content gives a new
+// path; a store without the cached path downloads again.
+func TestFetchUnpinnedCache(t *testing.T) {
+	dir := setupFetchInputs(t)
+	var mu sync.Mutex
+	requests, conditional := 0, 0
+	body, etag := "version 1\n", `"v1"`
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		defer mu.Unlock()
+		requests++
+		if r.URL.Path == "/t.tar.gz" {
+			http.ServeFile(w, r, filepath.Join(dir, "t.tar.gz"))
+			return
+		}
+		if r.Header.Get("If-None-Match") != "" {
+			conditional++
+			if r.Header.Get("If-None-Match") == etag {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+		w.Header().Set("ETag", etag)
+		io.WriteString(w, body)
+	}))
+	defer ts.Close()
+	cache := t.TempDir()
+	st := &validityStore{memStore: newMemStore(), valid: map[string]bool{}}
+	eval := func(s Store, expr string) (string, string) {
+		t.Helper()
+		got, warn, err := gitCacheEval(t, cache, s, expr)
+		if err != nil {
+			t.Fatalf("%s: %v", expr, err)
+		}
+		return got, warn
+	}
+	count := func() (int, int) {
+		mu.Lock()
+		defer mu.Unlock()
+		return requests, conditional
+	}
+	age := func() { // make every cached download older than tarball-ttl
+		t.Helper()
+		files, _ := filepath.Glob(filepath.Join(cache, "downloads", "*"))
+		for _, f := range files {
+			b, _ := os.ReadFile(f)
+			var e downloadEntry
+			if err := json.Unmarshal(b, &e); err != nil {
+				t.Fatal(err)
+			}
+			e.Fetched -= 2 * 3600
+			b, _ = json.Marshal(e)
+			if err := os.WriteFile(f, b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	file := `builtins.fetchurl "` + ts.URL + `/f"`
+	tarball := `builtins.fetchTarball "` + ts.URL + `/t.tar.gz"`
+	p1, _ := eval(st, file)
+	tb, _ := eval(st, tarball)
+	if n, _ := count(); n != 2 {
+		t.Fatalf("%d requests for two downloads", n)
+	}
+	if p, _ := eval(st, file); p != p1 {
+		t.Errorf("within the TTL: %s, want %s", p, p1)
+	}
+	if p, _ := eval(st, tarball); p != tb {
+		t.Errorf("tarball within the TTL: %s, want %s", p, tb)
+	}
+	if n, _ := count(); n != 2 {
+		t.Errorf("%d requests within the TTL, want none beyond the first two", n)
+	}
+
+	age()
+	if p, _ := eval(st, file); p != p1 {
+		t.Errorf("after a 304: %s, want %s", p, p1)
+	}
+	if n, c := count(); n != 3 || c != 1 {
+		t.Errorf("stale entry: %d requests (%d conditional), want one conditional", n, c)
+	}
+
+	mu.Lock()
+	body, etag = "version 2\n", `"v2"`
+	mu.Unlock()
+	age()
+	p2, _ := eval(st, file)
+	if p2 == p1 {
+		t.Errorf("changed content kept the old path %s", p1)
+	}
+
+	empty := &validityStore{memStore: newMemStore(), valid: map[string]bool{}}
+	before, _ := count()
+	if p, _ := eval(empty, file); p != p2 {
+		t.Errorf("store without the path: %s, want %s", p, p2)
+	}
+	if n, _ := count(); n != before+1 {
+		t.Errorf("a store without the cached path did not download again")
+	}
+
+	age()
+	ts.Close()
+	p, warn := eval(st, file)
+	if p != p2 || !strings.Contains(warn, "warning: unable to download '"+ts.URL+"/f'") || !strings.Contains(warn, "using cached version") {
+		t.Errorf("server gone: %s, warning %q; want %s and Nix's warning", p, warn, p2)
 	}
 }

@@ -138,24 +138,8 @@ func (c *gitCache) lookupTree(rev string, submodules, shallow bool) (*gitTreeInf
 // saveTree records rev's tree; the cache is an optimisation, so failures
 // are ignored (a later fetch recomputes).
 func (c *gitCache) saveTree(rev string, submodules, shallow bool, info gitTreeInfo) {
-	if c == nil || !isGitRev(rev) {
-		return
-	}
-	dst := c.treeFile(rev, submodules, shallow)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return
-	}
-	b, err := json.Marshal(info)
-	if err != nil {
-		return
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(dst), ".tmp-")
-	if err != nil {
-		return
-	}
-	_, werr := tmp.Write(b)
-	if cerr := tmp.Close(); werr != nil || cerr != nil || os.Rename(tmp.Name(), dst) != nil {
-		_ = os.Remove(tmp.Name())
+	if c != nil && isGitRev(rev) {
+		writeCacheFile(c.treeFile(rev, submodules, shallow), info)
 	}
 }
 
