@@ -177,22 +177,31 @@ func (f *attrsFixture) onixBuild(t *testing.T, o Options, drvs ...string) ([]Res
 }
 
 // compareBuilt checks that onix and Nix built the same paths with the same
-// NAR hashes and references.
+// NAR hashes and references (see compareWithNix).
 func (f *attrsFixture) compareBuilt(t *testing.T, nixOuts []string, res []Result) {
+	t.Helper()
+	compareWithNix(t, f.st, f.nixRoot, f.onixRoot, nixOuts, res)
+}
+
+// compareWithNix checks that the outputs onix built into st (under
+// onixRoot) are exactly nixOuts, built by Nix under nixRoot, with the same
+// NAR hashes and references, and that Nix reads onix's registrations.
+func compareWithNix(t *testing.T, st *store.Store, nixRoot, onixRoot string, nixOuts []string, res []Result) {
 	t.Helper()
 	var onixOuts []string
 	for _, r := range res {
 		onixOuts = append(onixOuts, sortedOuts(r.Outputs)...)
 	}
+	nixOuts = slices.Clone(nixOuts)
 	slices.Sort(nixOuts)
 	slices.Sort(onixOuts)
 	if !slices.Equal(nixOuts, onixOuts) {
 		t.Fatalf("output paths differ:\nnix  %v\nonix %v", nixOuts, onixOuts)
 	}
 	for _, p := range nixOuts {
-		nixHash := nixTool(t, f.nixRoot, "nix-store", "-q", "--hash", p)
-		nixRefs := nixTool(t, f.nixRoot, "nix-store", "-q", "--references", p)
-		info, err := f.st.QueryPathInfo(context.Background(), p)
+		nixHash := nixTool(t, nixRoot, "nix-store", "-q", "--hash", p)
+		nixRefs := nixTool(t, nixRoot, "nix-store", "-q", "--references", p)
+		info, err := st.QueryPathInfo(context.Background(), p)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -201,7 +210,11 @@ func (f *attrsFixture) compareBuilt(t *testing.T, nixOuts []string, res []Result
 		slices.Sort(nixRefList)
 		if info.NarHash.String() != nixHash || !slices.Equal(info.References, nixRefList) {
 			t.Errorf("%s differs:\n nix  %s refs %q\n onix %s refs %q", p, nixHash, nixRefs, info.NarHash, info.References)
-			diffDirs(t, filepath.Join(f.nixRoot, p), filepath.Join(f.onixRoot, p))
+			diffDirs(t, filepath.Join(nixRoot, p), filepath.Join(onixRoot, p))
+		}
+		// Nix itself accepts onix's registration.
+		if h := nixTool(t, onixRoot, "nix-store", "-q", "--hash", p); h != nixHash {
+			t.Errorf("nix reads onix's hash for %s as %s", p, h)
 		}
 	}
 }

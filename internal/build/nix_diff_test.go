@@ -5,7 +5,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -161,32 +160,7 @@ func TestDifferentialAgainstNix(t *testing.T) {
 	if err != nil {
 		t.Fatalf("onix build: %v\n%s", err, status)
 	}
-	var onixOuts []string
-	for _, r := range res {
-		onixOuts = append(onixOuts, sortedOuts(r.Outputs)...)
-	}
-	slices.Sort(nixOuts)
-	slices.Sort(onixOuts)
-	if !slices.Equal(nixOuts, onixOuts) {
-		t.Fatalf("output paths differ:\nnix  %v\nonix %v", nixOuts, onixOuts)
-	}
-	for _, p := range nixOuts {
-		nixHash := nixTool(t, nixRoot, "nix-store", "-q", "--hash", p)
-		nixRefs := nixTool(t, nixRoot, "nix-store", "-q", "--references", p)
-		info, err := st.QueryPathInfo(ctx, p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		onixRefs := strings.Join(info.References, "\n")
-		if info.NarHash.String() != nixHash || onixRefs != nixRefs {
-			t.Errorf("%s differs:\n nix  %s refs %q\n onix %s refs %q", p, nixHash, nixRefs, info.NarHash.String(), onixRefs)
-			diffDirs(t, filepath.Join(nixRoot, p), filepath.Join(onixRoot, p))
-		}
-		// Nix itself accepts onix's registration.
-		if h := nixTool(t, onixRoot, "nix-store", "-q", "--hash", p); h != nixHash {
-			t.Errorf("nix reads onix's hash for %s as %s", p, h)
-		}
-	}
+	compareWithNix(t, st, nixRoot, onixRoot, nixOuts, res)
 	nixTool(t, onixRoot, "nix-store", "--verify", "--check-contents")
 	if !strings.Contains(status.String(), "envdump> builder-output") {
 		t.Errorf("builder output not shown:\n%s", status)
