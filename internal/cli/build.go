@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 	"golang.org/x/sys/unix"
@@ -116,6 +117,24 @@ func listSetting(settings []cache.Option, name string, def []string) ([]string, 
 		}
 	}
 	return append([]string{}, cfg.List(name)...), nil
+}
+
+// tarballTTL is the `tarball-ttl` setting ($ONIX_CONF, then --option):
+// how long fetched refs and unpinned downloads are used without asking the
+// server again; Nix's default is 3600 seconds, and 0 always asks.
+func tarballTTL(settings []cache.Option) (time.Duration, error) {
+	cfg, err := cache.LoadConfig(os.Getenv, settings)
+	if err != nil {
+		return 0, fmt.Errorf("loading settings: %w", err)
+	}
+	secs, err := cfg.Int("tarball-ttl", 3600)
+	if err != nil {
+		return 0, err
+	}
+	if secs <= 0 {
+		return eval.AlwaysRevalidate, nil
+	}
+	return time.Duration(secs) * time.Second, nil
 }
 
 // substituterFor builds the substituters from $ONIX_CONF and the --option
@@ -348,7 +367,7 @@ func runBuild(ctx context.Context, st *store.Store, o *buildArgs, stdout, stderr
 		exprFiles = append(exprFiles, f)
 	}
 	for _, f := range exprFiles {
-		drvs, err := instantiateForBuild(ctx, st, f, o)
+		drvs, err := instantiateForBuild(ctx, st, f, o, stderr)
 		if err != nil {
 			return err
 		}
@@ -435,8 +454,14 @@ func makeResultLink(st *store.Store, link, p string) error {
 // writing their .drv files and sources into st, and returns one build
 // request per derivation found, for the output the value selects (like
 // nix-build, which realises drvPath!outputName).
-func instantiateForBuild(ctx context.Context, st *store.Store, file string, o *buildArgs) ([]build.Request, error) {
-	opts := evalOptions(o.include, false, io.Discard)
+// Evaluation warnings and traces go to stderr, as with nix-build.
+func instantiateForBuild(ctx context.Context, st *store.Store, file string, o *buildArgs, stderr io.Writer) ([]build.Request, error) {
+	opts := evalOptions(o.include, false, stderr)
+	ttl, err := tarballTTL(o.settings)
+	if err != nil {
+		return nil, err
+	}
+	opts.TarballTTL = ttl
 	opts.StoreDir = string(st.StoreDir())
 	opts.Store = &evalStore{ctx: ctx, st: st}
 	ev := eval.New(ctx, opts)

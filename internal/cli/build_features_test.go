@@ -8,8 +8,11 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/onix-dev/onix/internal/build"
+	"github.com/onix-dev/onix/internal/cache"
+	"github.com/onix-dev/onix/internal/eval"
 )
 
 // The system-features setting reaches the builder from --option and from
@@ -125,4 +128,33 @@ func TestBuildExtraPlatformsSetting(t *testing.T) {
 func hostSystemForTest() string {
 	arch := map[string]string{"amd64": "x86_64", "arm64": "aarch64", "386": "i686", "riscv64": "riscv64"}[runtime.GOARCH]
 	return arch + "-" + runtime.GOOS
+}
+
+// tarball-ttl comes from $ONIX_CONF and --option, with Nix's default and
+// 0 meaning "always ask".
+func TestTarballTTLSetting(t *testing.T) {
+	t.Setenv("ONIX_CONF", "")
+	for _, c := range []struct {
+		opts []cache.Option
+		want time.Duration
+	}{
+		{nil, time.Hour},
+		{[]cache.Option{{Name: "tarball-ttl", Value: "60"}}, time.Minute},
+		{[]cache.Option{{Name: "tarball-ttl", Value: "0"}}, eval.AlwaysRevalidate},
+	} {
+		if got, err := tarballTTL(c.opts); err != nil || got != c.want {
+			t.Errorf("%v: %v, %v; want %v", c.opts, got, err, c.want)
+		}
+	}
+	conf := filepath.Join(t.TempDir(), "onix.conf")
+	if err := os.WriteFile(conf, []byte("tarball-ttl = 5\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("ONIX_CONF", conf)
+	if got, err := tarballTTL(nil); err != nil || got != 5*time.Second {
+		t.Errorf("from ONIX_CONF: %v, %v", got, err)
+	}
+	if _, err := tarballTTL([]cache.Option{{Name: "tarball-ttl", Value: "soon"}}); err == nil {
+		t.Error("tarball-ttl = soon accepted")
+	}
 }

@@ -288,8 +288,14 @@ func evalOptions(include []string, showTrace bool, stderr io.Writer) eval.Option
 	if sd == "" {
 		sd = "/nix/store"
 	}
-	return eval.Options{SearchPath: searchPath(include), ShowTrace: showTrace, Stderr: stderr,
+	opts := eval.Options{SearchPath: searchPath(include), ShowTrace: showTrace, Stderr: stderr,
 		StoreDir: sd, Paths: eval.ReadOnlyPaths{StoreDir: sd}, FS: builtinFS()}
+	if ttl, err := tarballTTL(nil); err != nil {
+		fmt.Fprintf(stderr, "warning: %v; using tarball-ttl 3600\n", err)
+	} else {
+		opts.TarballTTL = ttl
+	}
+	return opts
 }
 
 // builtinFS is what onix carries inside its binary for Nix code: <onix/lib>,

@@ -96,7 +96,7 @@ func (st *storeState) fetch(pos syntax.Pos, arg *Value, who string, unpack bool,
 	var cached *downloadEntry
 	if expected == nil {
 		if e, ok := dc.lookup(kind, rawURL, name); ok && st.validInStore(e.Path) {
-			if e.fresh(time.Now()) {
+			if e.fresh(time.Now(), tarballTTL(ev)) {
 				return MkStringCtx(e.Path, NewContext(e.Path))
 			}
 			cached = e

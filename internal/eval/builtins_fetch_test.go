@@ -254,6 +254,16 @@ func TestFetchUnpinnedCache(t *testing.T) {
 	if n, _ := count(); n != 2 {
 		t.Errorf("%d requests within the TTL, want none beyond the first two", n)
 	}
+	// tarball-ttl = 0: every fetch asks (and a 304 keeps the path).
+	if p, _, err := fetchEval(t, Options{CacheDir: cache, TarballTTL: AlwaysRevalidate}, st, file); err != nil || p != p1 {
+		t.Errorf("tarball-ttl 0: %s (%v), want %s", p, err, p1)
+	}
+	if n, c := count(); n != 3 || c != 1 {
+		t.Errorf("tarball-ttl 0: %d requests (%d conditional), want one more, conditional", n, c)
+	}
+	mu.Lock()
+	requests, conditional = 2, 0 // as if that had not happened
+	mu.Unlock()
 
 	age()
 	if p, _ := eval(st, file); p != p1 {

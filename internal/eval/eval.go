@@ -11,6 +11,7 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"time"
 	"unsafe"
 
 	"github.com/onix-dev/onix/internal/eval/syntax"
@@ -71,8 +72,13 @@ type Options struct {
 	FS map[string]fs.FS
 	// Features lists enabled experimental features (e.g. parse-toml-timestamps).
 	Features []string
-	// CacheDir is where embedded file systems are materialised.
+	// CacheDir is where embedded file systems are materialised and where
+	// the fetchers keep their caches (default $XDG_CACHE_HOME/onix).
 	CacheDir string
+	// TarballTTL is Nix's tarball-ttl: how long a fetched Git ref or an
+	// unpinned download is used without asking the server again. Zero
+	// means Nix's default, an hour; AlwaysRevalidate asks every time.
+	TarballTTL time.Duration
 	// MaxSteps bounds the number of calls (approximately, in units of
 	// 65536); 0 means unlimited. For fuzzing and sandboxed evaluation.
 	MaxSteps int64
@@ -83,6 +89,9 @@ type Options struct {
 	// lint-url-literals settings: LintIgnore, LintWarn or LintFatal.
 	LintAbsolutePath, LintShortPath, LintURL string
 }
+
+// AlwaysRevalidate is the TarballTTL of `tarball-ttl = 0`.
+const AlwaysRevalidate time.Duration = -1
 
 // Evaluator evaluates Nix expressions. It is not safe for concurrent use.
 type Evaluator struct {

@@ -53,9 +53,9 @@ func (c *downloadCache) lookup(kind, url, name string) (*downloadEntry, bool) {
 	return &e, true
 }
 
-// fresh reports whether e was fetched within tarball-ttl of now.
-func (e *downloadEntry) fresh(now time.Time) bool {
-	return now.Sub(time.Unix(e.Fetched, 0)) <= gitTarballTTL
+// fresh reports whether e was fetched within ttl of now.
+func (e *downloadEntry) fresh(now time.Time, ttl time.Duration) bool {
+	return ttl >= 0 && now.Sub(time.Unix(e.Fetched, 0)) <= ttl
 }
 
 // save records e; failures are ignored (the cache is an optimisation).

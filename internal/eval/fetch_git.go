@@ -357,7 +357,7 @@ func fetchGitTree(ctx context.Context, a gitArgs, warn io.Writer, cache *gitCach
 			_, err := runGit(ctx, repoDir, "cat-file", "-e", rev)
 			doFetch = err != nil
 		case !a.allRefs:
-			doFetch = !refFileFresh(localRefFile, now)
+			doFetch = !refFileFresh(localRefFile, now, cache.ttl)
 		}
 		if doFetch {
 			fetchRef := localRef

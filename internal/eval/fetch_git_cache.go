@@ -27,11 +27,23 @@ import (
 //     and revision count of the exported tree (Nix's fetcher cache), so
 //     that an input pinned to a rev whose store path is valid needs
 //     neither git nor the network.
-type gitCache struct{ dir string }
+type gitCache struct {
+	dir string
+	ttl time.Duration // tarball-ttl; negative: always fetch a ref
+}
 
-// gitTarballTTL is Nix's default tarball-ttl: how long a fetched ref is
-// trusted before the next fetch asks the remote again.
-const gitTarballTTL = time.Hour
+// defaultTarballTTL is Nix's default tarball-ttl: how long a fetched ref
+// or download is trusted before the next fetch asks the server again.
+const defaultTarballTTL = time.Hour
+
+// tarballTTL is the evaluator's tarball-ttl (see Options.TarballTTL); a
+// negative result means every fetch asks again.
+func tarballTTL(ev *Evaluator) time.Duration {
+	if ev.opts.TarballTTL == 0 {
+		return defaultTarballTTL
+	}
+	return ev.opts.TarballTTL
+}
 
 // gitCacheFor returns the cache under the evaluator's cache directory, or
 // nil when there is none (then fetchGit works in temporary directories).
@@ -44,7 +56,7 @@ func gitCacheFor(ev *Evaluator) *gitCache {
 		}
 		root = filepath.Join(d, "onix")
 	}
-	return &gitCache{dir: filepath.Join(root, "gitv3")}
+	return &gitCache{dir: filepath.Join(root, "gitv3"), ttl: tarballTTL(ev)}
 }
 
 // repoDir is where the bare repository of url lives.
@@ -153,8 +165,8 @@ func isGitRev(s string) bool {
 }
 
 // refFileFresh reports whether the ref file exists and was fetched within
-// tarball-ttl.
-func refFileFresh(name string, now time.Time) bool {
+// ttl.
+func refFileFresh(name string, now time.Time, ttl time.Duration) bool {
 	fi, err := os.Stat(name)
-	return err == nil && now.Sub(fi.ModTime()) <= gitTarballTTL
+	return err == nil && ttl >= 0 && now.Sub(fi.ModTime()) <= ttl
 }

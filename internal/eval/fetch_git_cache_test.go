@@ -15,8 +15,14 @@ import (
 // error.
 func gitCacheEval(t *testing.T, cacheDir string, st Store, expr string) (string, string, error) {
 	t.Helper()
+	return fetchEval(t, Options{CacheDir: cacheDir}, st, expr)
+}
+
+// fetchEval is gitCacheEval with more options.
+func fetchEval(t *testing.T, opts Options, st Store, expr string) (string, string, error) {
+	t.Helper()
 	var warn bytes.Buffer
-	opts := Options{Stderr: &warn, CacheDir: cacheDir}
+	opts.Stderr = &warn
 	if st != nil {
 		opts.Store = st
 	} else {
@@ -70,6 +76,12 @@ func TestFetchGitPersistentCache(t *testing.T) {
 		if err != nil || got != first || warn != "" {
 			t.Errorf("remote gone, within the TTL:\n%s\n got %s (warnings %q, error %v)\nwant %s", expr, got, warn, err, first)
 		}
+	}
+
+	// tarball-ttl = 0: the ref is fetched again (and, the remote being
+	// gone, the last fetched commit is used with the warning).
+	if got, warn, err := fetchEval(t, Options{CacheDir: cache, TarballTTL: AlwaysRevalidate}, nil, byRef); err != nil || got != first || !strings.Contains(warn, "could not update local clone") {
+		t.Errorf("tarball-ttl 0, remote gone: got %s, warnings %q, error %v", got, warn, err)
 	}
 
 	// A stale ref: the fetch fails, the last fetched commit is used.
