@@ -179,6 +179,48 @@ func TestDiskFull(t *testing.T) {
 	s.Close()
 }
 
+// A NAR too big for the disk, its big file written with O_DIRECT: the
+// import fails naming the path and the full disk, and leaves the store
+// valid and without leftovers.
+func TestDiskFullNAR(t *testing.T) {
+	ctx := testCtx(t)
+	root := newRoot(t)
+	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err != nil {
+		t.Skipf("cannot mount tmpfs: %v", err)
+	}
+	defer exec.Command("umount", "-l", root).Run()
+	s := openTest(t, root)
+	defer s.Close()
+	small := addText(t, s, "small", "small")
+	src := t.TempDir()
+	if err := os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte("y"), 2<<20), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	if err := nar.DumpPath(ctx, &b, src, nil); err != nil {
+		t.Fatal(err)
+	}
+	nh := hash.Sum(hash.SHA256, b.Bytes())
+	sp, err := s.storeDir.MakeFixedOutputPath("big", Recursive, nh, nil, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.storeDir.Path(sp)
+	err = s.AddNAR(ctx, &PathInfo{Path: p, NarHash: nh, NarSize: uint64(b.Len()), CA: "fixed:r:" + nh.Encode(hash.Base32, true)}, bytes.NewReader(b.Bytes()))
+	if err == nil || !strings.Contains(err.Error(), p) || !strings.Contains(err.Error(), "no space") {
+		t.Errorf("NAR import on a full disk: %v", err)
+	}
+	ents, _ := os.ReadDir(s.RealStoreDir())
+	for _, e := range ents {
+		if e.Name() != filepath.Base(small) && !strings.HasSuffix(e.Name(), ".lock") {
+			t.Errorf("leftover %s", e.Name())
+		}
+	}
+	if v, err := s.Verify(ctx, true); err != nil || !v.OK() || v.Checked != 1 {
+		t.Errorf("verify: %+v %v", v, err)
+	}
+}
+
 // AddNARs: a NAR with a bad hash is not registered and its error names the
 // path and the origin; its referrers are refused; the rest of the batch is
 // registered, references before referrers, and is whole.
