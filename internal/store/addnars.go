@@ -106,8 +106,10 @@ func (s *Store) restoreNAR(ctx context.Context, ni *newInfo, tmp string, r io.Re
 	}
 	defer s.narBufs.Put(buf)
 	// Big files go to disk with O_DIRECT: no page-cache copy, and on disk
-	// before CommitNARs' syncfs, which then has little left to write.
-	opts := nar.RestoreOptions{FileWritten: startWriteback, DirectIO: true, Buffer: *buf}
+	// before CommitNARs' syncfs, which then has little left to write. The
+	// small ones are left to that syncfs: asking for each one's writeback
+	// as it is written (sync_file_range) cost more CPU than it saved.
+	opts := nar.RestoreOptions{DirectIO: true, Buffer: *buf}
 	if err := nar.RestoreWith(ctx, io.TeeReader(r, h), tmp, opts); err != nil {
 		return fmt.Errorf("restoring NAR: %w", err)
 	}

@@ -26,9 +26,8 @@ func Restore(ctx context.Context, r io.Reader, dest string) error {
 // RestoreOptions adjusts Restore.
 type RestoreOptions struct {
 	// FileWritten, when set, is called with each regular file once its
-	// contents are written, before it is closed: a store uses it to start
-	// writing the data back to disk while the rest of the NAR arrives, so
-	// that its later sync has less to wait for.
+	// contents are written, before it is closed (for instance to start
+	// its writeback, or to inspect how it was written).
 	FileWritten func(*os.File)
 	// DirectIO writes the block-aligned part of each file of at least
 	// directMin bytes with O_DIRECT (where the file system supports it):
