@@ -92,37 +92,38 @@ children_cpu() {
 }
 # srv_cpu prints the cache server's CPU time so far (seconds).
 srv_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$SERVER_PID/stat"; }
-run_nix() {
-	rm -rf "$XDG_CACHE_HOME" # no narinfo cache carried between rounds
+# measure runs a command (a copy) and sets WALL (until it exits), DURABLE
+# (until a sync after it returns), CPU (its user + system time) and SRV
+# (the server's CPU time meanwhile).
+measure() {
 	sync
 	local t0 t1 c0 c1 s0 s1
 	times >"$WORK/times"
 	c0=$(children_cpu) s0=$(srv_cpu)
 	t0=$(now)
+	"$@"
+	t1=$(now)
+	times >"$WORK/times"
+	c1=$(children_cpu) s1=$(srv_cpu)
+	sync
+	WALL=$(secs "$t0" "$t1") DURABLE=$(secs "$t0" "$(now)")
+	CPU=$(secs "$c0" "$c1") SRV=$(secs "$s0" "$s1")
+}
+nix_copy() {
 	nix --extra-experimental-features nix-command copy --from "$URL" --to "local?root=$WORK/nixdst$1" \
 		--option trusted-public-keys "$PUB" "$TOP" 2>"$WORK/nix.log"
-	t1=$(now)
-	times >"$WORK/times"
-	c1=$(children_cpu) s1=$(srv_cpu)
-	sync
-	NIX_TIMES+=("$(secs "$t0" "$t1")")
-	NIX_DURABLE+=("$(secs "$t0" "$(now)")")
-	NIX_CPU=$(secs "$c0" "$c1") NIX_SRV=$(secs "$s0" "$s1")
+}
+onix_copy() {
+	"$ONIX" --store "$WORK/onixdst$1" copy --from "$URL" --option trusted-public-keys "$PUB" "${JOBS_FLAG[@]}" "$TOP" >/dev/null 2>"$WORK/onix.log"
+}
+run_nix() {
+	rm -rf "$XDG_CACHE_HOME" # no narinfo cache carried between rounds
+	measure nix_copy "$1"
+	NIX_TIMES+=("$WALL") NIX_DURABLE+=("$DURABLE") NIX_CPU=$CPU NIX_SRV=$SRV
 }
 run_onix() {
-	sync
-	local t0 t1 c0 c1 s0 s1
-	times >"$WORK/times"
-	c0=$(children_cpu) s0=$(srv_cpu)
-	t0=$(now)
-	"$ONIX" --store "$WORK/onixdst$1" copy --from "$URL" --option trusted-public-keys "$PUB" "${JOBS_FLAG[@]}" "$TOP" >/dev/null 2>"$WORK/onix.log"
-	t1=$(now)
-	times >"$WORK/times"
-	c1=$(children_cpu) s1=$(srv_cpu)
-	sync
-	ONIX_TIMES+=("$(secs "$t0" "$t1")")
-	ONIX_DURABLE+=("$(secs "$t0" "$(now)")")
-	ONIX_CPU=$(secs "$c0" "$c1") ONIX_SRV=$(secs "$s0" "$s1")
+	measure onix_copy "$1"
+	ONIX_TIMES+=("$WALL") ONIX_DURABLE+=("$DURABLE") ONIX_CPU=$CPU ONIX_SRV=$SRV
 }
 NIX_TIMES=() ONIX_TIMES=() NIX_DURABLE=() ONIX_DURABLE=()
 for r in $(seq "$ROUNDS"); do

@@ -144,17 +144,24 @@ func TestLockedAndCorruptDatabase(t *testing.T) {
 	var _ = sql.ErrNoRows
 }
 
-// A full disk (tiny tmpfs) fails the add with a clear error and leaves the
-// store valid and free of leftovers.
-func TestDiskFull(t *testing.T) {
-	ctx := testCtx(t)
+// fullDiskStore opens a store on a 1 MiB tmpfs (unmounted when the test
+// ends) holding one small valid path, which it returns too.
+func fullDiskStore(t *testing.T) (*Store, string) {
+	t.Helper()
 	root := newRoot(t)
 	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err != nil {
 		t.Skipf("cannot mount tmpfs: %v", err)
 	}
-	defer exec.Command("umount", "-l", root).Run()
+	t.Cleanup(func() { _ = exec.Command("umount", "-l", root).Run() })
 	s := openTest(t, root)
-	small := addText(t, s, "small", "small")
+	return s, addText(t, s, "small", "small")
+}
+
+// A full disk (tiny tmpfs) fails the add with a clear error and leaves the
+// store valid and free of leftovers.
+func TestDiskFull(t *testing.T) {
+	ctx := testCtx(t)
+	s, small := fullDiskStore(t)
 	src := t.TempDir()
 	big := filepath.Join(src, "big")
 	if err := os.WriteFile(big, bytes.Repeat([]byte("x"), 2<<20), 0o644); err != nil {
@@ -184,14 +191,8 @@ func TestDiskFull(t *testing.T) {
 // valid and without leftovers.
 func TestDiskFullNAR(t *testing.T) {
 	ctx := testCtx(t)
-	root := newRoot(t)
-	if err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", root).Run(); err != nil {
-		t.Skipf("cannot mount tmpfs: %v", err)
-	}
-	defer exec.Command("umount", "-l", root).Run()
-	s := openTest(t, root)
+	s, small := fullDiskStore(t)
 	defer s.Close()
-	small := addText(t, s, "small", "small")
 	src := t.TempDir()
 	if err := os.WriteFile(filepath.Join(src, "big"), bytes.Repeat([]byte("y"), 2<<20), 0o644); err != nil {
 		t.Fatal(err)
