@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"strings"
 
@@ -91,7 +92,7 @@ before the path becomes valid.`,
 			if to != "" {
 				return copyTo(ctx, st, to, signKeyFile, jobs, paths, logf)
 			}
-			return copyFrom(ctx, st, cfg, from, noCheckSigs, jobs, paths, logf)
+			return copyFrom(ctx, st, cfg, from, noCheckSigs, jobs, paths, cmd.ErrOrStderr())
 		},
 	}
 	flags.register(cmd)
@@ -132,7 +133,9 @@ func copyTo(ctx context.Context, st *store.Store, url, signKeyFile string, jobs 
 	return nil
 }
 
-func copyFrom(ctx context.Context, st *store.Store, cfg *cache.Config, url string, noCheckSigs bool, jobs int, args []string, logf func(string, ...any)) error {
+// copyFrom substitutes args' closures from url into st; on a terminal,
+// stderr shows a progress line meanwhile.
+func copyFrom(ctx context.Context, st *store.Store, cfg *cache.Config, url string, noCheckSigs bool, jobs int, args []string, stderr io.Writer) error {
 	requireSigs, err := cfg.RequireSigs()
 	if err != nil {
 		return err
@@ -153,14 +156,26 @@ func copyFrom(ctx context.Context, st *store.Store, cfg *cache.Config, url strin
 	if err != nil {
 		return err
 	}
-	copied, err := cache.CopyFrom(ctx, c, paths, st, cache.CopyFromOptions{
+	opts := cache.CopyFromOptions{
 		TrustedPublicKeys: cfg.TrustedPublicKeys(),
 		RequireSigs:       requireSigs,
 		Jobs:              jobs,
-	})
+	}
+	progress := newProgressLine(stderr, "copied")
+	if progress.live {
+		opts.Progress = func(p string) {
+			var size uint64
+			if info, err := st.QueryPathInfo(ctx, p); err == nil {
+				size = info.NarSize
+			}
+			progress.add(size)
+		}
+	}
+	copied, err := cache.CopyFrom(ctx, c, paths, st, opts)
+	progress.done()
 	if err != nil {
 		return err
 	}
-	logf("copied %d paths from %s", len(copied), c.URL())
+	fmt.Fprintf(stderr, "copied %d paths from %s\n", len(copied), c.URL())
 	return nil
 }
