@@ -88,9 +88,8 @@ before the path becomes valid.`,
 				return err
 			}
 			defer st.Close()
-			logf := func(format string, a ...any) { fmt.Fprintf(cmd.ErrOrStderr(), format+"\n", a...) }
 			if to != "" {
-				return copyTo(ctx, st, to, signKeyFile, jobs, paths, logf)
+				return copyTo(ctx, st, to, signKeyFile, jobs, paths, cmd.ErrOrStderr())
 			}
 			return copyFrom(ctx, st, cfg, from, noCheckSigs, jobs, paths, cmd.ErrOrStderr())
 		},
@@ -104,7 +103,9 @@ before the path becomes valid.`,
 	return cmd
 }
 
-func copyTo(ctx context.Context, st *store.Store, url, signKeyFile string, jobs int, args []string, logf func(string, ...any)) error {
+// copyTo copies args' closures from st to url; on a terminal, stderr
+// shows a progress line meanwhile.
+func copyTo(ctx context.Context, st *store.Store, url, signKeyFile string, jobs int, args []string, stderr io.Writer) error {
 	var key *cache.SecretKey
 	if signKeyFile != "" {
 		k, err := cache.ReadSecretKeyFile(signKeyFile)
@@ -125,12 +126,30 @@ func copyTo(ctx context.Context, st *store.Store, url, signKeyFile string, jobs 
 	if err != nil {
 		return err
 	}
-	copied, err := cache.CopyTo(ctx, st, c, paths, cache.CopyToOptions{SignKey: key, Jobs: jobs})
+	progress, onPath := copyProgress(ctx, st, stderr)
+	copied, err := cache.CopyTo(ctx, st, c, paths, cache.CopyToOptions{SignKey: key, Jobs: jobs, Progress: onPath})
+	progress.done()
 	if err != nil {
 		return err
 	}
-	logf("copied %d paths to %s", len(copied), c.URL())
+	fmt.Fprintf(stderr, "copied %d paths to %s\n", len(copied), c.URL())
 	return nil
+}
+
+// copyProgress is the progress line of a copy and the per-path callback
+// that feeds it (nil off a terminal, so nothing is looked up for it).
+func copyProgress(ctx context.Context, st *store.Store, stderr io.Writer) (*progressLine, func(string)) {
+	progress := newProgressLine(stderr, "copied")
+	if !progress.live {
+		return progress, nil
+	}
+	return progress, func(p string) {
+		var size uint64
+		if info, err := st.QueryPathInfo(ctx, p); err == nil {
+			size = info.NarSize
+		}
+		progress.add(size)
+	}
 }
 
 // copyFrom substitutes args' closures from url into st; on a terminal,
@@ -156,22 +175,13 @@ func copyFrom(ctx context.Context, st *store.Store, cfg *cache.Config, url strin
 	if err != nil {
 		return err
 	}
-	opts := cache.CopyFromOptions{
+	progress, onPath := copyProgress(ctx, st, stderr)
+	copied, err := cache.CopyFrom(ctx, c, paths, st, cache.CopyFromOptions{
 		TrustedPublicKeys: cfg.TrustedPublicKeys(),
 		RequireSigs:       requireSigs,
 		Jobs:              jobs,
-	}
-	progress := newProgressLine(stderr, "copied")
-	if progress.live {
-		opts.Progress = func(p string) {
-			var size uint64
-			if info, err := st.QueryPathInfo(ctx, p); err == nil {
-				size = info.NarSize
-			}
-			progress.add(size)
-		}
-	}
-	copied, err := cache.CopyFrom(ctx, c, paths, st, opts)
+		Progress:          onPath,
+	})
 	progress.done()
 	if err != nil {
 		return err
