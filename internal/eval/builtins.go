@@ -230,13 +230,9 @@ func (ev *Evaluator) materialise(name string, fsys fs.FS, pos syntax.Pos) string
 		h.Write([]byte(f + "\x00"))
 		h.Write(b)
 	}
-	cache := ev.opts.CacheDir
-	if cache == "" {
-		if d, err := os.UserCacheDir(); err == nil {
-			cache = filepath.Join(d, "onix")
-		} else {
-			cache = filepath.Join(os.TempDir(), "onix-cache")
-		}
+	cache, ok := userCacheDir(ev)
+	if !ok {
+		cache = filepath.Join(os.TempDir(), "onix-cache")
 	}
 	dir := filepath.Join(cache, name+"-"+hex.EncodeToString(h.Sum(nil))[:16])
 	if _, err := os.Stat(dir); err == nil {

@@ -25,9 +25,29 @@ type downloadEntry struct {
 	Fetched int64  `json:"fetched"` // Unix seconds
 }
 
+// userCacheDir is where the evaluator keeps what it caches across runs:
+// Options.CacheDir, or $XDG_CACHE_HOME/onix; ok is false when there is
+// neither.
+func userCacheDir(ev *Evaluator) (dir string, ok bool) {
+	if ev.opts.CacheDir != "" {
+		return ev.opts.CacheDir, true
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		return "", false
+	}
+	return filepath.Join(d, "onix"), true
+}
+
+// withinTTL reports whether something fetched at when is still fresh at
+// now under tarball-ttl ttl (negative: never).
+func withinTTL(when, now time.Time, ttl time.Duration) bool {
+	return ttl >= 0 && now.Sub(when) <= ttl
+}
+
 func downloadCacheFor(ev *Evaluator) *downloadCache {
-	if c := gitCacheFor(ev); c != nil {
-		return &downloadCache{dir: filepath.Join(filepath.Dir(c.dir), "downloads")}
+	if root, ok := userCacheDir(ev); ok {
+		return &downloadCache{dir: filepath.Join(root, "downloads")}
 	}
 	return nil
 }
@@ -55,7 +75,7 @@ func (c *downloadCache) lookup(kind, url, name string) (*downloadEntry, bool) {
 
 // fresh reports whether e was fetched within ttl of now.
 func (e *downloadEntry) fresh(now time.Time, ttl time.Duration) bool {
-	return ttl >= 0 && now.Sub(time.Unix(e.Fetched, 0)) <= ttl
+	return withinTTL(time.Unix(e.Fetched, 0), now, ttl)
 }
 
 // save records e; failures are ignored (the cache is an optimisation).

@@ -48,13 +48,9 @@ func tarballTTL(ev *Evaluator) time.Duration {
 // gitCacheFor returns the cache under the evaluator's cache directory, or
 // nil when there is none (then fetchGit works in temporary directories).
 func gitCacheFor(ev *Evaluator) *gitCache {
-	root := ev.opts.CacheDir
-	if root == "" {
-		d, err := os.UserCacheDir()
-		if err != nil {
-			return nil
-		}
-		root = filepath.Join(d, "onix")
+	root, ok := userCacheDir(ev)
+	if !ok {
+		return nil
 	}
 	return &gitCache{dir: filepath.Join(root, "gitv3"), ttl: tarballTTL(ev)}
 }
@@ -168,5 +164,5 @@ func isGitRev(s string) bool {
 // ttl.
 func refFileFresh(name string, now time.Time, ttl time.Duration) bool {
 	fi, err := os.Stat(name)
-	return err == nil && ttl >= 0 && now.Sub(fi.ModTime()) <= ttl
+	return err == nil && withinTTL(fi.ModTime(), now, ttl)
 }
