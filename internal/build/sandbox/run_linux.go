@@ -196,19 +196,15 @@ func runUnsandboxed(ctx context.Context, cfg *Config, hostUID, hostGID int) erro
 // thread that forks, so it is set on a locked thread around the fork and
 // put back before the thread is released.
 func startWithPersonality(cmd *exec.Cmd, linux32 bool) error {
-	const (
-		perLinux32      = 0x0008
-		addrNoRandomize = 0x0040000
-	)
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
 	old, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0)
 	if e != 0 {
 		return fmt.Errorf("reading personality: %w", e)
 	}
-	want := old | addrNoRandomize
+	want := old | nsinit.AddrNoRandomize
 	if linux32 {
-		want = perLinux32 | addrNoRandomize
+		want = nsinit.PerLinux32 | nsinit.AddrNoRandomize
 	}
 	if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, want, 0, 0); e != 0 {
 		return fmt.Errorf("setting personality: %w", e)

@@ -244,12 +244,12 @@ func setupRoot(spec *Spec) error {
 	// The 32-bit personality for 32-bit builds on a 64-bit machine, then
 	// no address space randomisation and no core dumps (as Nix).
 	if spec.Linux32 {
-		if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, perLinux32, 0, 0); e != 0 {
+		if _, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, PerLinux32, 0, 0); e != 0 {
 			return errors.New("cannot set 32-bit personality: " + e.Error())
 		}
 	}
 	if cur, _, e := syscall.RawSyscall(syscall.SYS_PERSONALITY, 0xffffffff, 0, 0); e == 0 {
-		_, _, _ = syscall.RawSyscall(syscall.SYS_PERSONALITY, cur|addrNoRandomize, 0, 0)
+		_, _, _ = syscall.RawSyscall(syscall.SYS_PERSONALITY, cur|AddrNoRandomize, 0, 0)
 	}
 	_ = syscall.Setrlimit(syscall.RLIMIT_CORE, &syscall.Rlimit{Cur: 0, Max: ^uint64(0)})
 
@@ -369,10 +369,11 @@ func remountRO(dst string) error {
 	return nil
 }
 
-// Personality values (linux/personality.h).
+// Personality values (linux/personality.h) a builder runs with, here and
+// for unsandboxed builders (sandbox.startWithPersonality).
 const (
-	perLinux32      = 0x0008
-	addrNoRandomize = 0x0040000
+	PerLinux32      = 0x0008
+	AddrNoRandomize = 0x0040000
 )
 
 // loadSeccomp installs Nix's filter: chmod/fchmod/fchmodat(2) with
