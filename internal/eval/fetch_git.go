@@ -205,8 +205,12 @@ func (st *storeState) fetchGit(pos syntax.Pos, arg *Value) *Value {
 	}
 	t := &gitTree{rev: a.rev}
 	if a.rev == "" || !lookup(a.rev) {
+		afterResolve := lookup
+		if a.rev != "" {
+			afterResolve = nil // already asked
+		}
 		var err error
-		t, err = fetchGitTree(ev.ctx, a, ev.opts.Stderr, cache, lookup)
+		t, err = fetchGitTree(ev.ctx, a, ev.opts.Stderr, cache, afterResolve)
 		if t != nil && t.cleanup != nil {
 			defer t.cleanup()
 		}
